@@ -1,0 +1,1 @@
+"""What comes in: the Scrapy project that crawls the IOM site family."""

@@ -1,0 +1,1 @@
+"""When things happen: the APScheduler service, `iomwatch run` and the command line."""

@@ -127,6 +127,7 @@ http_validators = Table(
     Column("url", String(700), primary_key=True),
     Column("etag", Text),
     Column("last_modified", Text),
+    Column("body", LargeBinary),  # kept only for robots.txt, so an unchanged one costs a 304
     Column("checked", UtcDateTime(), nullable=False),
 )
 

@@ -227,13 +227,16 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def get_validators(self, url: str) -> tuple[str | None, str | None] | None:
+    def get_validators(self, url: str) -> tuple[str | None, str | None, bytes | None] | None:
+        """ETag, Last-Modified and (robots.txt only) the body last seen for a URL."""
         with self.engine.connect() as conn:
             row = conn.execute(select(http_validators).where(http_validators.c.url == url)).first()
-        return (row.etag, row.last_modified) if row else None
+        return (row.etag, row.last_modified, row.body) if row else None
 
-    def set_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        values = {"etag": etag, "last_modified": last_modified, "checked": utcnow()}
+    def set_validators(
+        self, url: str, etag: str | None, last_modified: str | None, body: bytes | None = None
+    ) -> None:
+        values = {"etag": etag, "last_modified": last_modified, "body": body, "checked": utcnow()}
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(http_validators).where(http_validators.c.url == url).values(**values)
@@ -357,14 +360,13 @@ class Store:
                 )
             )
 
-    def abandon_running(self, reason: str = "interrupted") -> int:
-        """Mark runs left 'running' by a killed process as failed (called at start-up)."""
+    def abandon_running(self, site: str | None = None, reason: str = "interrupted") -> int:
+        """Mark runs left 'running' by a killed or timed-out crawl as failed."""
+        stmt = update(crawl_runs).where(crawl_runs.c.status == "running")
+        if site:
+            stmt = stmt.where(crawl_runs.c.site == site)
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(crawl_runs)
-                .where(crawl_runs.c.status == "running")
-                .values(status="failed", reason=reason, finished=utcnow())
-            )
+            result = conn.execute(stmt.values(status="failed", reason=reason, finished=utcnow()))
             return int(result.rowcount)
 
     def load_template(self, site: str) -> dict[str, Any] | None:

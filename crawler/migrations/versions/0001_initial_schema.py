@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 12:27:16.442969
+Create Date: 2026-11-22 12:29:58.359196
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=700), nullable=False),
     sa.Column('etag', sa.Text(), nullable=True),
     sa.Column('last_modified', sa.Text(), nullable=True),
+    sa.Column('body', sa.LargeBinary(), nullable=True),
     sa.Column('checked', crawler.schema.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('url')
     )

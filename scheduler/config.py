@@ -43,6 +43,7 @@ class CrawlConfig:
     max_pages: int = 20
     timeout_seconds: int = 900
     download_timeout: int = 30
+    download_delay: float = 1.0
     concurrent_per_host: int = 2
     user_agent: str = f"iomwatch/{VERSION} (+{CONTACT_URL})"
     obey_robots: bool = True

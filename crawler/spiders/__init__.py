@@ -1,0 +1,1 @@
+"""One spider for the IOM site family; sites are data (crawler/sites.py)."""

@@ -1,0 +1,152 @@
+"""`iomwatch run`: the schedule and the HTTP server in one long-running process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.sites import Site, load_sites
+from crawler.store import Store
+from scheduler.config import ServiceConfig
+from scheduler.jobs import CrawlSupervisor
+
+logger = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the service owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _trigger(config: ServiceConfig) -> Any:
+    crawl = config.crawl
+    if crawl.cron:
+        return CronTrigger.from_crontab(crawl.cron, timezone=UTC)
+    return IntervalTrigger(
+        minutes=crawl.interval_minutes, jitter=crawl.jitter_seconds or None, timezone=UTC
+    )
+
+
+def build_scheduler(
+    config: ServiceConfig, sites: Sequence[Site], supervisor: CrawlSupervisor
+) -> AsyncIOScheduler:
+    """One crawl job per site; first runs spread over the interval so sites don't all start at once."""
+    interval = timedelta(minutes=config.crawl.interval_minutes)
+    scheduler = AsyncIOScheduler(
+        timezone=UTC,
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(interval.total_seconds()),
+        },
+    )
+    now = datetime.now(UTC)
+    step = interval / max(len(sites), 1)
+    for index, site in enumerate(sites):
+        scheduler.add_job(
+            "scheduler.jobs:crawl_site",
+            _trigger(config),
+            args=[supervisor, site.id],
+            id=f"crawl:{site.id}",
+            name=f"crawl {site.id}",
+            replace_existing=True,
+            next_run_time=now + min(step * index, timedelta(minutes=5)),
+        )
+    scheduler.add_listener(_report, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    return scheduler
+
+
+def _report(event: JobExecutionEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        logger.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
+    else:
+        logger.error("job %s failed: %s", event.job_id, event.exception)
+
+
+def child_command(config_path: str | None) -> list[str]:
+    command = [sys.executable, "-m", "scheduler", "crawl"]
+    return [*command, "--config", config_path] if config_path else command
+
+
+def scheduler_status(scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor) -> dict[str, Any]:
+    jobs = {
+        job.id.removeprefix("crawl:"): job.next_run_time.isoformat() if job.next_run_time else None
+        for job in scheduler.get_jobs()
+    }
+    return {
+        "next_run": jobs,
+        "running": sorted(supervisor.running),
+        "last_exit": supervisor.last_result,
+    }
+
+
+async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str | None) -> None:
+    from feeds.app import create_app
+
+    store = Store(config.database_url)
+    stale = store.abandon_running(reason="interrupted: the service stopped during this crawl")
+    if stale:
+        logger.warning("marked %d crawl run(s) left running by a previous process as failed", stale)
+    supervisor = CrawlSupervisor(
+        child_command(config_path), config.database_url, config.crawl.timeout_seconds
+    )
+    scheduler = build_scheduler(config, sites, supervisor)
+    app = create_app(
+        store=store,
+        sites=sites,
+        base_url=config.server.base_url,
+        websub_hub=config.server.websub_hub,
+        status=lambda: scheduler_status(scheduler, supervisor),
+    )
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server_task = asyncio.create_task(server.serve())
+    scheduler.start()
+    logger.info(
+        "iomwatch serving on http://%s:%d, %d site(s) scheduled",
+        config.server.host,
+        config.server.port,
+        len(sites),
+    )
+    await asyncio.wait(
+        [asyncio.create_task(stop.wait()), server_task], return_when=asyncio.FIRST_COMPLETED
+    )
+    logger.info("stopping: no new crawls; finishing running ones")
+    scheduler.shutdown(wait=False)
+    await supervisor.stop()
+    server.should_exit = True
+    await server_task
+    store.close()
+    logger.info("stopped cleanly")
+
+
+def run_service(config: ServiceConfig, *, config_path: str | None = None) -> int:
+    sites = load_sites(config.sites_file or None)
+    asyncio.run(serve(config, sites, config_path))
+    return 0

@@ -23,7 +23,7 @@ FILTER_KEYS = ("site", "country", "region", "lang", "type", "q")
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    url: str = ""
+    url: str = field(default="", repr=False)  # may carry a password
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class SmtpConfig:
     port: int = 25
     security: str = "none"
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # secrets never reach logs
     from_addr: str = "alerts@example.org"
     timeout_seconds: int = 30
 
@@ -74,7 +74,7 @@ class SubscriberConfig:
 @dataclass(frozen=True)
 class WebhookConfig:
     url: str
-    secret: str = ""
+    secret: str = field(default="", repr=False)
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 

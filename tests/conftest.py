@@ -16,9 +16,7 @@ from sqlalchemy import create_engine, text
 
 from crawler.store import Store
 
-PG_URL = os.environ.get(
-    "IOMWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("IOMWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def pg_schema_url() -> Iterator[str]:

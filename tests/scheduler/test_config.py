@@ -70,7 +70,7 @@ def test_invalid_config_names_the_key(
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nowhere.toml: not found"):
+    with pytest.raises(ConfigError, match=r"nowhere\.toml: not found"):
         ServiceConfig.from_env(str(tmp_path / "nowhere.toml"), environ={})
 
 

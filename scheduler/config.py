@@ -42,6 +42,8 @@ class CrawlConfig:
     max_backfill_pages: int = 5
     max_pages: int = 20
     timeout_seconds: int = 900
+    stop_grace_seconds: int = 10
+    max_parallel: int = 2
     download_timeout: int = 30
     download_delay: float = 1.0
     concurrent_per_host: int = 2

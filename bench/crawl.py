@@ -1,0 +1,70 @@
+"""Crawl benchmark: backfill of the whole replica (CPU ms per page, pages/s), then an idle
+re-check (requests and bytes). Runs the real `iomwatch crawl` against the local replica.
+
+    .venv/bin/python bench/crawl.py
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crawler.store import Store
+from replica import ReplicaServer
+from tests.helpers import iomwatch, write_config
+
+
+def timed_crawl(config: Path) -> tuple[float, float]:
+    """Wall seconds and child CPU seconds of one `iomwatch crawl`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = iomwatch("crawl", "--config", str(config), "--quiet", timeout=600)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"crawl failed:\n{result.stderr[-3000:]}")
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def main() -> None:
+    replica = ReplicaServer()
+    replica.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        db = f"sqlite:///{tmp_path / 'bench.db'}"
+        config = write_config(
+            tmp_path / "config.toml",
+            sites_file=replica.write_sites_file(tmp_path / "sites.toml"),
+            database_url=db,
+            data_dir=tmp_path,
+        )
+        wall, cpu = timed_crawl(config)
+        backfill = [r for r in replica.requests if not r.path.endswith("/robots.txt")]
+        store = Store(db)
+        releases = store.release_count()
+        store.close()
+        pages = len(backfill)
+        print(f"backfill: {len(replica.site_ids)} sites, {pages} pages, {releases} releases stored")
+        print(
+            f"backfill: {wall:.2f} s wall, {pages / wall:.1f} pages/s, {cpu * 1000 / pages:.1f} CPU ms per page "
+            f"(whole process incl. start-up: {cpu:.2f} s CPU)"
+        )
+        replica.reset_log()
+        wall, cpu = timed_crawl(config)
+        idle = replica.requests
+        listing = [r for r in idle if not r.path.endswith("/robots.txt")]
+        print(
+            f"idle re-check: {len(idle)} requests ({len(listing)} listings, "
+            f"{sum(r.status == 304 for r in idle)} answered 304), {sum(r.bytes_sent for r in idle)} bytes sent by the sites, "
+            f"{wall:.2f} s wall, {cpu:.2f} s CPU"
+        )
+    replica.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""`iomwatch run` against the replica: scheduled crawls keep the feeds current; SIGTERM is clean."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crawler.store import ReleaseQuery, Store
+from replica import ReplicaServer
+from tests.helpers import ROOT, write_config
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if predicate():
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def replica() -> Iterator[ReplicaServer]:
+    server = ReplicaServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_service(config: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOMWATCH_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "run", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_service(proc: subprocess.Popen[str], bound: float) -> tuple[int, float, str]:
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=bound)
+    return proc.returncode, time.monotonic() - start, out
+
+
+def test_run_publishes_new_releases_and_stops_cleanly(
+    replica: ReplicaServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    db = f"sqlite:///{tmp_path / 'iomwatch.db'}"
+    config = write_config(
+        tmp_path / "config.toml",
+        sites_file=replica.write_sites_file(tmp_path / "sites.toml"),
+        database_url=db,
+        data_dir=tmp_path,
+        extra="interval_minutes = 0.05\njitter_seconds = 0\nstop_grace_seconds = 3\n"
+        f'[server]\nport = {port}\nbase_url = "http://127.0.0.1:{port}"\n',
+    )
+    base = f"http://127.0.0.1:{port}"
+    total = len(replica.releases())
+    proc = start_service(config)
+    try:
+        wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, 20, "/healthz")
+        store = Store(db)
+        wait_for(
+            lambda: store.count_releases(ReleaseQuery()) == total,
+            120,
+            "the first crawl of every site",
+        )
+        new = replica.publish("mena", lang="en", title="Scheduled crawl picks up this release")
+        seconds = wait_for(
+            lambda: new.title in httpx.get(f"{base}/feed.atom").text,
+            60,
+            "the new release in /feed.atom",
+        )
+        print(f"new release in /feed.atom {seconds:.1f} s after publication")
+
+        replica.set_fault(
+            "colombia", "", "timeout"
+        )  # the next crawl of colombia hangs on its pages
+        wait_for(
+            lambda: any(r.status == "running" for r in store.runs("colombia", limit=1)),
+            60,
+            "a crawl in progress",
+        )
+        code, took, out = stop_service(proc, bound=40)
+        assert code == 0, out
+        assert took < 30, f"SIGTERM took {took:.1f} s"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    replica.clear_faults()
+    # The next start finds a consistent store: no run left "running", nothing lost.
+    again = start_service(config)
+    try:
+        wait_for(
+            lambda: httpx.get(f"{base}/healthz").status_code == 200, 20, "/healthz after restart"
+        )
+        assert not [
+            r for r in store.runs(limit=500) if r.status == "running" and r.site != "colombia"
+        ]
+        assert store.count_releases(ReleaseQuery()) == total + 1
+    finally:
+        code, _, out = stop_service(again, bound=40)
+        store.close()
+    assert code == 0, out

@@ -1,0 +1,1 @@
+"""What goes out: feeds (Atom, RSS, JSON Feed), the HTTP app, OPML, static export, alerts."""

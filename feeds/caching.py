@@ -1,0 +1,98 @@
+"""HTTP caching: validators (ETag, Last-Modified), conditional GET, and the render cache.
+
+Validators come from `Store.last_change(query)` (newest change + count), which is one cheap
+aggregate query: a 304 never renders a feed, and a cache hit never touches the releases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+# Feed readers poll every 15-60 minutes; five minutes of shared caching lets a proxy absorb a
+# burst of readers while a new release still reaches them within minutes (the crawl interval
+# is 30 minutes by default, so this adds at most a sixth to the delay). Revalidation is cheap:
+# ETag/Last-Modified give a 304 without rendering.
+FEED_CACHE_CONTROL = "public, max-age=300"
+PAGE_CACHE_CONTROL = "public, max-age=60"
+NO_CACHE = "no-cache"
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a client revalidates with: a weak ETag (gzip may change the bytes) and a date."""
+
+    etag: str
+    last_modified: datetime | None
+
+    def headers(self, cache_control: str = FEED_CACHE_CONTROL) -> dict[str, str]:
+        headers = {"ETag": self.etag, "Cache-Control": cache_control}
+        if self.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(self.last_modified, usegmt=True)
+        return headers
+
+
+def make_validators(key: Hashable, changed: datetime | None, count: int, salt: str) -> Validators:
+    """Validators of one representation: what it is (key), the data's state, the app's settings."""
+    state = f"{salt}|{key!r}|{changed.isoformat() if changed else '-'}|{count}"
+    digest = hashlib.sha256(state.encode("utf-8")).hexdigest()[:24]
+    last_modified = changed.astimezone(UTC).replace(microsecond=0) if changed else None
+    return Validators(f'W/"{digest}"', last_modified)
+
+
+def _etags(header: str) -> list[str]:
+    return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
+
+
+def is_not_modified(request_headers: Mapping[str, str], validators: Validators) -> bool:
+    """RFC 9110 13.1: If-None-Match (weak comparison) wins; else If-Modified-Since."""
+    if_none_match = request_headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        return "*" in tags or validators.etag.removeprefix("W/") in tags
+    since = request_headers.get("if-modified-since")
+    if since is None or validators.last_modified is None:
+        return False
+    try:
+        when = parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return validators.last_modified <= when
+
+
+class RenderCache:
+    """A small thread-safe LRU of rendered bodies keyed by (format, query, data state)."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_build(self, key: Hashable, build: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return body
+            self.misses += 1
+        body = build()  # outside the lock: two threads may build the same body once each
+        with self._lock:
+            self._items[key] = body
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return body
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -1,0 +1,171 @@
+"""Drupal news listing pages: the article entries in page order and the next page."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from crawler import xpaths as X
+from crawler.dates import search_date
+from crawler.urls import absolute, safe_canonical, same_host
+
+if TYPE_CHECKING:
+    from parsel import Selector
+
+ARTICLE_PATH = re.compile(
+    r"^(?:/[a-z]{2}(?:-[a-z]{2,4})?)?/(?:"
+    r"(?:news|stories|story|article|statements|noticia|noticias|press-releases?)/(?!page/)[^?#]+"
+    r"|node/\d+/?)$",
+    re.I,
+)
+NOT_ARTICLE = re.compile(r"\.(?:xml|rss|pdf|jpe?g|png|gif|docx?)$|/feed/?$", re.I)
+READ_MORE = re.compile(
+    r"^(?:read more|more|lire la suite|en savoir plus|leer mas|leer más|ver mas|ver más"
+    r"|saiba mais|leia mais|اقرأ المزيد|المزيد)\W*$",
+    re.I,
+)
+MAX_ROW_TEXTS = 8
+MAX_DATE_OFFSET = 3
+
+
+class ListingEntry(NamedTuple):
+    """One item of a listing: its canonical article URL, its title and its date as printed."""
+
+    url: str
+    title: str | None
+    date_text: str | None
+
+
+def is_article_url(url: str, page_url: str) -> bool:
+    """True for an article-shaped URL (`/news/<slug>`, `/node/N`, …) on the page's host."""
+    if not same_host(url, page_url):
+        return False
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:
+        return False
+    return bool(ARTICLE_PATH.match(path)) and not NOT_ARTICLE.search(path)
+
+
+def _text(node: Selector) -> str:
+    """The normalised text content of a node."""
+    return node.xpath("normalize-space(.)").get() or ""
+
+
+def _row_link(row: Selector, url: str) -> tuple[str, str | None] | None:
+    """The row's article link (heading links first) and its text."""
+    for query in X.ROW_TITLE_LINKS:
+        for link in row.xpath(query):
+            target = absolute(url, link.xpath("@href").get())
+            if target and is_article_url(target, url):
+                text = _text(link) or (link.xpath("@title").get() or "").strip()
+                return target, None if not text or READ_MORE.match(text) else text
+    return None
+
+
+def _row_title(row: Selector, link_text: str | None) -> str | None:
+    """The item title: its link text, else the text of a heading in the row."""
+    if link_text:
+        return link_text
+    for heading in row.xpath(".//h2 | .//h3 | .//h4 | .//*[contains(@class, 'title')]"):
+        if text := _text(heading):
+            return text
+    return None
+
+
+def _row_date(row: Selector, title: str | None) -> str | None:
+    """The row's date as printed: <time>, a date-classed element, or a leading date in a line."""
+    for query in X.ROW_DATE:
+        for node in row.xpath(query)[:3]:
+            text = node.get() if isinstance(node.root, str) else _text(node)
+            if text and text.strip():
+                return " ".join(text.split())
+    for raw in row.xpath(".//text()").getall()[: MAX_ROW_TEXTS * 4]:
+        text = " ".join(raw.split())
+        if not text or text == title:
+            continue
+        found = search_date(text)
+        if found is not None and found.start <= MAX_DATE_OFFSET:
+            return text[found.start : found.end]
+    return None
+
+
+def _entries_from_rows(rows: list[Selector], url: str) -> list[ListingEntry]:
+    """One entry per row holding an article link, deduplicated by URL, in page order."""
+    entries: list[ListingEntry] = []
+    seen: set[str] = set()
+    for row in rows:
+        link = _row_link(row, url)
+        if link is None:
+            continue
+        target = safe_canonical(link[0])
+        if target in seen:
+            continue
+        seen.add(target)
+        title = _row_title(row, link[1])
+        entries.append(ListingEntry(target, title, _row_date(row, title)))
+    return entries
+
+
+def _entries_from_links(sel: Selector, url: str) -> list[ListingEntry]:
+    """Fallback: every article-shaped link on the page's host outside menus and footers."""
+    entries: list[ListingEntry] = []
+    seen: set[str] = set()
+    for link in sel.xpath(X.ALL_LINKS):
+        target = absolute(url, link.xpath("@href").get())
+        if not target or not is_article_url(target, url):
+            continue
+        target = safe_canonical(target)
+        text = _text(link)
+        if target in seen:
+            continue
+        seen.add(target)
+        entries.append(ListingEntry(target, None if READ_MORE.match(text) else text or None, None))
+    return entries
+
+
+def _page_number(url: str) -> int | None:
+    """The Drupal `?page=N` of a URL (0 when absent), None when unparsable."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("page", ["0"])
+        return int(values[0].split(",")[-1])
+    except (ValueError, IndexError):
+        return None
+
+
+def next_page(sel: Selector, url: str) -> str | None:
+    """The absolute URL of the next listing page: rel=next, the pager's next item, or ?page=N+1."""
+    for query in X.NEXT_PAGE:
+        for href in sel.xpath(query).getall():
+            if (target := absolute(url, href)) and target != url:
+                return target
+    current = _page_number(url)
+    if current is None:
+        return None
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    for href in sel.xpath(X.PAGER_LINKS).getall():
+        target = absolute(url, href)
+        if (
+            target
+            and same_host(target, url)
+            and urlsplit(target).path == path
+            and _page_number(target) == current + 1
+        ):
+            return target
+    return None
+
+
+def parse_listing(sel: Selector, url: str) -> tuple[list[ListingEntry], str | None]:
+    """The article entries of a listing page, in order, and the next page's URL (or None)."""
+    entries: list[ListingEntry] = []
+    for query in X.LISTING_ROWS:
+        entries = _entries_from_rows(sel.xpath(query), url)
+        if entries:
+            break
+    if not entries:
+        entries = _entries_from_links(sel, url)
+    return entries, next_page(sel, url)

@@ -1,0 +1,165 @@
+"""Selectors of the IOM Drupal theme family, as data (STYLE rule 10).
+
+Grouped by field. Where a field lists several selectors they are tried in order and the
+first that yields something wins.
+"""
+
+from __future__ import annotations
+
+
+def has_class(name: str) -> str:
+    """An XPath predicate body true when the element has the CSS class `name`."""
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+def class_contains(fragment: str) -> str:
+    """An XPath predicate body true when any class of the element contains `fragment`."""
+    return f"contains(@class, '{fragment}')"
+
+
+# Blocks that never hold the release itself: chrome, related boxes, pagers.
+NOT_CHROME = (
+    "not(ancestor-or-self::nav or ancestor-or-self::footer or ancestor-or-self::aside"
+    " or ancestor-or-self::header[not(ancestor::article) and not(ancestor::main)]"
+    " or ancestor-or-self::*[contains(@class, 'related') or contains(@class, 'pager')"
+    " or contains(@class, 'menu') or contains(@class, 'breadcrumb') or contains(@class, 'share')"
+    " or contains(@class, 'cookie') or contains(@class, 'newsletter')"
+    " or contains(@class, 'site-footer') or contains(@class, 'site-header')"
+    " or contains(@class, 'region-header') or contains(@class, 'region-footer')])"
+)
+
+# Where the release lives, most specific first.
+ARTICLE_ROOTS = (
+    "//article[contains(@class, 'node') or @data-history-node-id]",
+    "//article",
+    "//main",
+    "//*[@role='main']",
+    "//*[@id='content' or @id='main-content']",
+)
+
+# canonical URL
+CANONICAL_LINK = "//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href"
+OG_URL = "//meta[@property='og:url']/@content"
+
+# node id
+SHORTLINK = "//link[contains(concat(' ', normalize-space(@rel), ' '), ' shortlink ')]/@href"
+HISTORY_NODE_ID = "//*[@data-history-node-id]/@data-history-node-id"
+BODY_CLASS = "//body/@class"
+ARTICLE_ID = "//article/@id"
+
+# language
+HTML_LANG = "/html/@lang | /html/@xml:lang"
+CONTENT_LANGUAGE_META = "//meta[@http-equiv='content-language' or @name='language']/@content"
+
+# title
+TITLE_H1 = (
+    f"//h1[{class_contains('page-title')}][{NOT_CHROME}]",
+    f"//article//h1[{NOT_CHROME}]",
+    f"//main//h1[{NOT_CHROME}]",
+    f"//h1[{NOT_CHROME}][not({class_contains('site-name')} or {class_contains('logo')})]",
+)
+OG_TITLE = "//meta[@property='og:title']/@content"
+OG_SITE_NAME = "//meta[@property='og:site_name']/@content"
+HTML_TITLE = "//head/title/text() | /html/title/text()"
+FIRST_PARAGRAPHS = (
+    f"(//article//p[{NOT_CHROME}])[position() <= 2]",
+    f"(//main//p[{NOT_CHROME}])[position() <= 2]",
+)
+
+# publication date
+TIME_IN_ARTICLE = (
+    f"//article//time[@datetime][{NOT_CHROME}]/@datetime",
+    f"//main//time[@datetime][{NOT_CHROME}]/@datetime",
+    f"//time[@datetime][{NOT_CHROME}]/@datetime",
+)
+DATE_METAS = (
+    "//meta[@property='article:published_time']/@content",
+    "//meta[@name='article:published_time']/@content",
+    "//meta[@name='dcterms.date']/@content",
+    "//meta[@name='DC.date.issued' or @name='dcterms.issued' or @name='DC.Date']/@content",
+    "//meta[@itemprop='datePublished']/@content",
+    "//*[@itemprop='datePublished']/@datetime",
+    "//meta[@name='date' or @name='pubdate' or @property='og:published_time']/@content",
+)
+JSON_LD = "//script[@type='application/ld+json']/text()"
+DATE_TEXT = (
+    f"//article//*[{class_contains('date')} or {class_contains('submitted')}"
+    f" or {class_contains('published')} or {class_contains('created')}][{NOT_CHROME}]",
+    f"//main//*[{class_contains('date')} or {class_contains('submitted')}"
+    f" or {class_contains('published')}][{NOT_CHROME}]",
+    f"//*[{class_contains('field--name-field-date')} or {class_contains('date-display')}]"
+    f"[{NOT_CHROME}]",
+    "//article//time | //main//time",
+)
+BODY_CONTAINERS = (
+    "//*[contains(@class, 'field--name-body')]",
+    "//*[contains(@class, 'field-name-body')]",
+    "//article//*[contains(@class, 'body')]",
+    "//article",
+    "//main",
+)
+
+# release type
+NODE_TYPE_CLASSES = (
+    "//article/@class",
+    "//*[contains(@class, 'node--type-')]/@class",
+    "//body/@class",
+)
+TYPE_LABELS = (
+    f"//article//*[{class_contains('type')} or {class_contains('category')}"
+    f" or {class_contains('label')} or {class_contains('eyebrow')} or {class_contains('kicker')}"
+    f" or {class_contains('tag')}][not(self::article)][{NOT_CHROME}]",
+    f"//main//*[{class_contains('type')} or {class_contains('category')}"
+    f" or {class_contains('label')} or {class_contains('eyebrow')} or {class_contains('kicker')}]"
+    f"[not(self::article)][{NOT_CHROME}]",
+    "//meta[@property='article:section']/@content",
+    "//*[contains(@class, 'breadcrumb')]//li[last()]",
+)
+
+# lead image
+OG_IMAGE = "//meta[@property='og:image' or @name='og:image']/@content"
+TWITTER_IMAGE = "//meta[@name='twitter:image']/@content"
+LEAD_IMAGES = (
+    f"//article//figure//img[{NOT_CHROME}]",
+    f"//*[{class_contains('field--name-field-image')}]//img",
+    f"//main//figure//img[{NOT_CHROME}]",
+    f"//article//img[{NOT_CHROME}]",
+)
+
+# attachments
+ATTACHMENT_LINKS = (
+    f"//article//a[@href][{NOT_CHROME}]/@href",
+    f"//main//a[@href][{NOT_CHROME}]/@href",
+    f"//a[@href][{NOT_CHROME}]/@href",
+)
+
+# translations
+HREFLANG_LINKS = "//link[@hreflang][@href]"
+HREFLANG_ANCHORS = "//a[@hreflang][@href]"
+
+# listing pages
+LISTING_ROWS = (
+    f"//*[{has_class('views-row')}][{NOT_CHROME}]",
+    f"//*[{has_class('view-content')}]/*[self::div or self::article][{NOT_CHROME}]",
+    f"//*[{has_class('view-content')}]//li[{NOT_CHROME}]",
+    f"//main//li[{NOT_CHROME}]",
+    f"//main//article[{NOT_CHROME}]",
+)
+ROW_TITLE_LINKS = (
+    ".//h2//a[@href] | .//h3//a[@href] | .//h4//a[@href]",
+    f".//*[{class_contains('title')}]//a[@href]",
+    ".//a[@href]",
+)
+ROW_DATE = (
+    ".//time/@datetime",
+    ".//time",
+    f".//*[{class_contains('date')}]",
+)
+ALL_LINKS = f"//a[@href][{NOT_CHROME}]"
+NEXT_PAGE = (
+    "//link[contains(concat(' ', normalize-space(@rel), ' '), ' next ')]/@href",
+    "//*[contains(@class, 'pager__item--next')]//a/@href",
+    "//*[contains(@class, 'pager-next')]//a/@href",
+    "//a[contains(concat(' ', normalize-space(@rel), ' '), ' next ')]/@href",
+)
+PAGER_LINKS = "//a[contains(@href, 'page=')]/@href"

@@ -1,0 +1,338 @@
+"""DOM mode of the boilerplate remover: learn a site's template from its pages' subtrees.
+
+Every block-level subtree gets a fingerprint (tag + whitespace/digit-normalised text of the
+whole subtree, hashed bottom-up). A site's ``SiteTemplate`` counts on how many pages each
+fingerprint occurs: subtrees seen on several pages are the site's chrome (menus, mega-menus
+in plain divs, cookie banners, footers, newsletter boxes), wherever they sit in the DOM.
+
+Extraction picks the article's container by paragraph text that is *not* template, then
+removes inside it what structure marks as boilerplate even on a site's first page: landmark
+elements, boxes whose class/id names say share/related/cookie/…, link-dense blocks (a related
+news box differs per page but is all links), and repeated boxes with links or a heading.
+Repeated plain paragraphs inside the article (a media-contact line, a photo credit) stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from crawler.sanitize import sanitize_html
+
+STATE_VERSION = 1
+MAX_FINGERPRINTS = 6000  # table size before pruning; ~20 bytes each in JSON
+KEEP_AFTER_PRUNE = 4000
+MAX_URLS = 3000  # remembered page ids, so re-learning one page does not count twice
+TEMPLATE_MIN_PAGES = 2  # a subtree is template when seen on at least this many pages ...
+TEMPLATE_MIN_SHARE = 0.02  # ... and on this share of the pages learned
+
+DROP_TAGS = (
+    "script", "style", "noscript", "template", "svg", "iframe", "canvas", "button", "input",
+    "select", "textarea", "object", "embed", "link", "meta", "head", "dialog",
+)  # fmt: skip
+LANDMARK_TAGS = frozenset({"nav", "aside", "form", "menu", "footer", "header"})
+LANDMARK_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog"}
+)
+HINT_TOKENS = frozenset(
+    {
+        "nav", "navbar", "navigation", "menu", "megamenu", "submenu", "breadcrumb", "breadcrumbs",
+        "cookie", "cookies", "consent", "gdpr", "share", "sharing", "sharethis", "social",
+        "newsletter", "subscribe", "subscription", "signup", "related", "sidebar", "footer",
+        "pager", "pagination", "switcher", "language", "languages", "toolbar", "skip", "popup",
+        "modal", "offcanvas", "promo", "visually-hidden", "sr-only", "tags", "addthis",
+    }
+)  # fmt: skip
+BLOCK_TAGS = frozenset(
+    {
+        "div", "section", "article", "main", "p", "ul", "ol", "li", "dl", "dt", "dd", "table",
+        "tr", "td", "th", "thead", "tbody", "h1", "h2", "h3", "h4", "h5", "h6", "figure",
+        "figcaption", "blockquote", "pre", "nav", "header", "footer", "aside", "form", "address",
+        "hr", "br", "caption",
+    }
+)  # fmt: skip
+FINGERPRINT_TAGS = BLOCK_TAGS - {"br", "hr", "tr", "td", "th", "thead", "tbody", "dt", "dd"}
+PARAGRAPH_TAGS = frozenset({"p", "blockquote", "pre", "figcaption", "h2", "h3", "h4", "h5", "h6"})
+HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+TITLE_TAGS = ("h1", "h2", "h3")
+MIN_PARAGRAPH_CHARS = 25
+LINK_DENSE_SHARE = 0.6
+LINK_DENSE_MIN_LINKS = 3
+SIBLING_SHARE = 0.3  # a sibling with this share of the best score joins the container
+
+SPACES = re.compile(r"\s+")
+DIGITS = re.compile(r"\d+")
+CLASS_SPLIT = re.compile(r"[\s_]+|--")
+BR_MARK = "\x00"
+PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+
+
+@dataclass
+class SiteTemplate:
+    """What one site's pages have in common: fingerprint -> [pages seen on, last page number]."""
+
+    pages: int = 0
+    counts: dict[str, list[int]] = field(default_factory=dict)
+    urls: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> SiteTemplate:
+        """Rebuild from `to_state()`; None, an empty or a foreign-version state gives a new one."""
+        if not state or state.get("v") != STATE_VERSION:
+            return cls()
+        counts = {str(k): [int(v[0]), int(v[1])] for k, v in dict(state.get("fp", {})).items()}
+        return cls(int(state.get("pages", 0)), counts, [str(u) for u in state.get("urls", [])])
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable and bounded: rare fingerprints are pruned as the table grows."""
+        return {"v": STATE_VERSION, "pages": self.pages, "fp": self.counts, "urls": self.urls}
+
+    def is_template(self, fp: str) -> bool:
+        seen = self.counts.get(fp)
+        if seen is None:
+            return False
+        return seen[0] >= max(TEMPLATE_MIN_PAGES, TEMPLATE_MIN_SHARE * self.pages)
+
+    def add(self, fingerprints: set[str], page_id: str | None) -> None:
+        """Count one page's fingerprints (once per page id) and keep the table bounded."""
+        if page_id is not None:
+            if page_id in self.urls:
+                return
+            self.urls = [*self.urls[-(MAX_URLS - 1) :], page_id]
+        self.pages += 1
+        for fp in fingerprints:
+            seen = self.counts.setdefault(fp, [0, 0])
+            seen[0] += 1
+            seen[1] = self.pages
+        if len(self.counts) > MAX_FINGERPRINTS:
+            ranked = sorted(self.counts.items(), key=lambda kv: (kv[1][0] > 1, kv[1][1]))
+            self.counts = dict(ranked[-KEEP_AFTER_PRUNE:])
+
+
+@dataclass(frozen=True)
+class CleanPage:
+    """A release's clean body: plain text (blank-line separated paragraphs) and safe HTML."""
+
+    text: str
+    html: str
+    title_found: bool = False
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
+def _norm(text: str | None) -> str:
+    return SPACES.sub(" ", text).strip() if text else ""
+
+
+def parse(html: str | bytes) -> lxml.html.HtmlElement | None:
+    """The page as an lxml tree without scripts, styles and form controls; None if unusable."""
+    data = html.encode("utf-8", "replace") if isinstance(html, str) else html
+    if not data.strip():
+        return None
+    try:
+        root = lxml.html.document_fromstring(data, parser=PARSER)
+    except (etree.ParserError, ValueError):
+        return None
+    for el in list(root.iter(*DROP_TAGS)):
+        el.drop_tree()
+    return root
+
+
+def _elements(root: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
+    return (el for el in root.iter() if isinstance(el.tag, str))
+
+
+def fingerprints(root: lxml.html.HtmlElement) -> dict[lxml.html.HtmlElement, str]:
+    """Bottom-up fingerprint of every block subtree that carries text."""
+    inner: dict[lxml.html.HtmlElement, str] = {}
+    out: dict[lxml.html.HtmlElement, str] = {}
+    for el in reversed(list(_elements(root))):
+        parts = [el.tag, DIGITS.sub("0", _norm(el.text))]
+        for child in el:
+            if isinstance(child.tag, str):
+                parts.append(inner.get(child, ""))
+            parts.append(DIGITS.sub("0", _norm(child.tail)))
+        key = "|".join(parts)
+        inner[el] = _digest(key) if len(key) > 40 else key
+        if el.tag in FINGERPRINT_TAGS and len(key) > len(el.tag) + 8:
+            out[el] = inner[el] if len(key) > 40 else _digest(key)
+    return out
+
+
+def learn_html(template: SiteTemplate, html: str | bytes, *, url: str | None = None) -> None:
+    """Add one page of the site (articles and listings alike) to its template."""
+    root = parse(html)
+    if root is None:
+        return
+    page_id = _digest(url) if url else None
+    template.add(set(fingerprints(root).values()), page_id)
+
+
+def extract_html(
+    html: str | bytes,
+    template: SiteTemplate,
+    *,
+    url: str | None = None,
+    title: str | None = None,
+) -> CleanPage:
+    """The release's own content from one page of the site, without the site's chrome."""
+    root = parse(html)
+    if root is None:
+        return CleanPage("", "")
+    fps = fingerprints(root)
+    container = find_container(root, fps, template)
+    if container is None:
+        return CleanPage("", "")
+    title_found = clean_container(container, fps, template, title)
+    body = lxml.html.tostring(container, encoding="unicode", method="html")
+    return CleanPage(page_text(container), sanitize_html(body, url), title_found)
+
+
+def _text_len(el: lxml.html.HtmlElement) -> int:
+    return len(_norm(el.text_content()))
+
+
+def _link_share(el: lxml.html.HtmlElement) -> tuple[int, float]:
+    """Number of (non-mailto) links in the subtree and the share of its text they hold."""
+    links = [a for a in el.iter("a") if not (a.get("href") or "").startswith("mailto:")]
+    total = _text_len(el)
+    if not links or not total:
+        return len(links), 0.0
+    return len(links), sum(_text_len(a) for a in links) / total
+
+
+def find_container(
+    root: lxml.html.HtmlElement, fps: dict[lxml.html.HtmlElement, str], template: SiteTemplate
+) -> lxml.html.HtmlElement | None:
+    """The element holding the page's own paragraphs (those that are not site template)."""
+    scores: dict[lxml.html.HtmlElement, float] = {}
+    for p in root.iter(*PARAGRAPH_TAGS):
+        size = _text_len(p)
+        if size < MIN_PARAGRAPH_CHARS or (p in fps and template.is_template(fps[p])):
+            continue
+        if _link_share(p)[1] > 0.5 or _boilerplate_by_structure(p, with_ancestors=True):
+            continue
+        score = 1.0 + min(size / 100, 3.0)
+        parent = p.getparent()
+        for weight in (1.0, 0.5):
+            if parent is None:
+                break
+            scores[parent] = scores.get(parent, 0.0) + score * weight
+            parent = parent.getparent()
+    if not scores:
+        return root.find("body") if root.find("body") is not None else root
+    best = max(scores, key=lambda el: scores[el])
+    parent = best.getparent()
+    if parent is not None and any(
+        scores.get(sib, 0.0) >= SIBLING_SHARE * scores[best] for sib in parent if sib is not best
+    ):
+        return parent
+    return best
+
+
+def _hinted(el: lxml.html.HtmlElement) -> bool:
+    names = f"{el.get('class', '')} {el.get('id', '')}".lower()
+    tokens = {t for t in CLASS_SPLIT.split(names) if t}
+    parts = {p for t in tokens for p in t.split("-") if p}
+    return bool(tokens & HINT_TOKENS or parts & HINT_TOKENS)
+
+
+def _boilerplate_by_structure(el: lxml.html.HtmlElement, *, with_ancestors: bool = False) -> bool:
+    """Landmarks, ARIA roles, hidden elements and boxes named share/related/cookie/…"""
+    for node in el.iterancestors() if with_ancestors else ():
+        if node.tag in ("article", "main", "body"):
+            break
+        if _is_chrome(node):
+            return True
+    return _is_chrome(el)
+
+
+def _is_chrome(el: lxml.html.HtmlElement) -> bool:
+    if el.tag in LANDMARK_TAGS or (el.get("role") or "").lower() in LANDMARK_ROLES:
+        return True
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    return el.tag in BLOCK_TAGS and _hinted(el)
+
+
+def _link_dense(el: lxml.html.HtmlElement) -> bool:
+    if el.tag in PARAGRAPH_TAGS and el.tag != "p":
+        return False
+    links, share = _link_share(el)
+    return links >= LINK_DENSE_MIN_LINKS and share >= LINK_DENSE_SHARE
+
+
+def _repeated_box(
+    el: lxml.html.HtmlElement, fps: dict[lxml.html.HtmlElement, str], template: SiteTemplate
+) -> bool:
+    """A subtree seen on other pages that is a box (links, a heading), not a plain paragraph."""
+    if el not in fps or not template.is_template(fps[el]) or el.tag in PARAGRAPH_TAGS:
+        return False
+    if any(h is not el for h in el.iter(*HEADING_TAGS)):
+        return True
+    return _link_share(el)[0] > 0
+
+
+def clean_container(
+    container: lxml.html.HtmlElement,
+    fps: dict[lxml.html.HtmlElement, str],
+    template: SiteTemplate,
+    title: str | None,
+) -> bool:
+    """Remove chrome inside the container (in place); True when the title was found and cut."""
+    for el in list(container.iterdescendants()):
+        if not isinstance(el.tag, str) or el.getparent() is None:
+            continue
+        if _is_chrome(el) or _link_dense(el) or _repeated_box(el, fps, template):
+            el.drop_tree()
+    return _cut_title(container, title)
+
+
+def _cut_title(container: lxml.html.HtmlElement, title: str | None) -> bool:
+    wanted = _norm(title).casefold() if title else ""
+    if not wanted:
+        return False
+    for el in container.iter(*TITLE_TAGS, "p", "div"):
+        if _norm(el.text_content()).casefold() == wanted:
+            el.drop_tree()
+            return True
+    return False
+
+
+def page_text(container: lxml.html.HtmlElement) -> str:
+    """Paragraphs of the container's text, one blank line between two blocks."""
+    out: list[str] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        text = "\n".join(_norm(line) for line in "".join(buf).split(BR_MARK))
+        text = text.strip()
+        if text:
+            out.append(text)
+        buf.clear()
+
+    def walk(el: lxml.html.HtmlElement) -> None:
+        block = el.tag in BLOCK_TAGS
+        if el.tag == "br":
+            buf.append(BR_MARK)
+        elif block:
+            flush()
+        buf.append(el.text or "")
+        for child in el:
+            if isinstance(child.tag, str):
+                walk(child)
+            buf.append(child.tail or "")
+        if block and el.tag != "br":
+            flush()
+
+    walk(container)
+    flush()
+    return "\n\n".join(out)

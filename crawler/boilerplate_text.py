@@ -1,0 +1,293 @@
+"""Text mode of the boilerplate remover: lines of one site's documents in, kept lines out.
+
+Two sources of evidence, neither a list of menu strings:
+
+* repetition across the site's documents (near-duplicate documents, such as two snapshots
+  of one release, count once), and
+* the structure of each document: a menu block at the top (bare ``-`` lines, ``- item``
+  lines, items printed twice in a row, a description glued to its item name), lone tokens
+  and short-line widgets above the content, leaked HTML attributes.
+
+Repeated lines above the first real content line are template; below it only short
+link-like lines are (a repeated media-contact sentence at the end of a release stays).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from itertools import pairwise
+
+NEWLINE = re.compile(r"(\r\n|\n|\r)")
+WHITESPACE = re.compile(r"\s+")
+SENTENCE_END = (".", "!", "?", "؟", "。", ":", ";")
+HTML_LEAK = re.compile(r'^\s*(?:"[^"\s]+"\s*$|[a-z][a-z-]*="[^"]*"|[a-z][a-z-]*=\s*$)')
+DIGIT = re.compile(r"\d")
+SEGMENT_SPLIT = re.compile(r"\s*\|\s*")
+
+MENU_MIN_STRONG = 4  # strong menu lines needed before a top block is called a menu
+MENU_MAX_WEAK_RUN = 3  # short lines allowed between two strong menu lines
+ITEM_WORDS = 14  # a "- item" menu line has at most this many words
+SHORT_WORDS = 8  # a "short" line: at most this many words ...
+SHORT_CHARS = 80  # ... and characters, and no sentence ending
+ANCHOR_WORDS = 6  # the first unrepeated line this long starts the content
+UI_WORDS = 4  # repeated lines this short below the content start are links/buttons
+WIDGET_MIN_LINES = 4  # a figures widget: this many short lines in one paragraph ...
+WIDGET_MAX_WORDS = 7  # ... each at most this long, half of them carrying digits
+NEAR_DUP_SHARE = 0.6  # share of long lines two documents must have in common to count once
+NEAR_DUP_MIN_CHARS = 30
+
+
+def split_lines(text: str) -> list[tuple[str, str]]:
+    """The text as (line, its own line terminator) pairs; the last terminator may be ''."""
+    parts = NEWLINE.split(text)
+    pairs = [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+    pairs.append((parts[-1], ""))
+    if pairs[-1] == ("", "") and len(pairs) > 1:
+        pairs.pop()
+    return pairs
+
+
+def join_kept(pairs: Sequence[tuple[str, str]], keep: Sequence[bool]) -> str:
+    """Kept lines verbatim with their own terminators; no newline added at the very end."""
+    out = "".join(line + end for (line, end), k in zip(pairs, keep, strict=True) if k)
+    if pairs and not pairs[-1][1]:  # the input had no final newline: neither has the output
+        out = _strip_final_newline(out)
+    return out
+
+
+def _strip_final_newline(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith(("\n", "\r")):
+        return text[:-1]
+    return text
+
+
+def norm(line: str) -> str:
+    """Comparison key of a line: whitespace collapsed, case folded."""
+    return WHITESPACE.sub(" ", line).strip().casefold()
+
+
+def words(key: str) -> int:
+    return len(key.split())
+
+
+def is_short(key: str) -> bool:
+    return (
+        bool(key)
+        and words(key) <= SHORT_WORDS
+        and len(key) <= SHORT_CHARS
+        and not key.endswith(SENTENCE_END)
+    )
+
+
+def is_leak(key: str) -> bool:
+    """A fragment of HTML markup that leaked into the text (attributes, a quoted URL)."""
+    return bool(HTML_LEAK.match(key))
+
+
+def glued(prev: str, key: str) -> bool:
+    """`key` is a menu description glued to the item name on the previous line ("AboutThe ...")."""
+    if len(prev) < 2 or len(key) <= len(prev) + 20 or not key.startswith(prev):
+        return False
+    return not key[len(prev)].isspace()
+
+
+def _paired(keys: Sequence[str], i: int) -> bool:
+    k = keys[i]
+    if not is_short(k) or words(k) > 6:
+        return False
+    return (i > 0 and keys[i - 1] == k) or (i + 1 < len(keys) and keys[i + 1] == k)
+
+
+def menu_kind(keys: Sequence[str], i: int) -> str:
+    """'strong' (menu evidence), 'weak' (short line), 'blank' or 'other' for line i."""
+    k = keys[i]
+    if not k:
+        return "blank"
+    if k == "-" or _menu_item(k) or _paired(keys, i):
+        return "strong"
+    if i > 0 and glued(keys[i - 1], k):
+        return "glued"
+    return "weak" if is_short(k) else "other"
+
+
+def _menu_item(key: str) -> bool:
+    """A ``- item`` line: a dash, then a few words that are no sentence."""
+    return key.startswith("- ") and words(key) <= ITEM_WORDS and not key.endswith(SENTENCE_END)
+
+
+def _bridge(keys: Sequence[str], i: int) -> bool:
+    """A lone long line inside a menu (a description on its own line) followed by a pair."""
+    return i + 2 < len(keys) and keys[i + 1] == keys[i + 2] and is_short(keys[i + 1])
+
+
+def menu_block(keys: Sequence[str]) -> tuple[int, int]:
+    """[start, end) of the navigation menu block at the top of a document, or (0, 0)."""
+    start = next((i for i, k in enumerate(keys) if k), len(keys))
+    last, weak_run, strong, glue, pairs = -1, 0, 0, 0, 0
+    for i in range(start, len(keys)):
+        kind = menu_kind(keys, i)
+        if kind in ("strong", "glued"):
+            last, weak_run, strong = i, 0, strong + 1
+            glue += kind == "glued"
+            pairs += _paired(keys, i)
+            continue
+        if kind == "weak" or (kind == "other" and _bridge(keys, i)):
+            weak_run += 1
+            if weak_run <= MENU_MAX_WEAK_RUN:
+                continue
+        break
+    if strong >= MENU_MIN_STRONG and (glue or pairs >= 4):
+        return start, last + 1
+    return 0, 0
+
+
+class Corpus:
+    """Repetition statistics of one site's documents (as comparison keys)."""
+
+    def __init__(self, docs_keys: Sequence[Sequence[str]]) -> None:
+        roots = _near_duplicate_roots(docs_keys)
+        seen: dict[str, set[int]] = defaultdict(set)
+        for doc, keys in enumerate(docs_keys):
+            for k in set(keys):
+                if k:
+                    seen[k].add(roots[doc])
+        self.template = {k for k, docs in seen.items() if len(docs) >= 2}
+        for keys in docs_keys:  # short labels repeated apart within one page: buttons
+            segs = [
+                s for k in keys if k for s in SEGMENT_SPLIT.split(k) if s and words(s) <= UI_WORDS
+            ]
+            counts = Counter(segs)
+            self.template.update(
+                s
+                for s, n in counts.items()
+                if n >= 2 and (s not in keys or not _only_adjacent(keys, s))
+            )
+        self.segments = {s for k in self.template for s in SEGMENT_SPLIT.split(k) if s}
+
+    def is_template(self, key: str) -> bool:
+        if key in self.template:
+            return True
+        parts = [s for s in SEGMENT_SPLIT.split(key) if s]
+        return len(parts) > 1 and all(p in self.segments for p in parts)
+
+
+def _only_adjacent(keys: Sequence[str], key: str) -> bool:
+    idx = [i for i, k in enumerate(keys) if k == key]
+    return all(b - a == 1 for a, b in pairwise(idx))
+
+
+def _near_duplicate_roots(docs_keys: Sequence[Sequence[str]]) -> list[int]:
+    """Union-find over documents sharing most of their long lines (snapshots of one page)."""
+    longs = [{k for k in keys if len(k) >= NEAR_DUP_MIN_CHARS} for keys in docs_keys]
+    where: dict[str, list[int]] = defaultdict(list)
+    for doc, ks in enumerate(longs):
+        for k in ks:
+            where[k].append(doc)
+    shared: Counter[tuple[int, int]] = Counter()
+    for docs in where.values():
+        if 2 <= len(docs) <= 5:
+            shared.update((a, b) for a in docs for b in docs if a < b)
+    parent = list(range(len(docs_keys)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for (a, b), n in shared.items():
+        if n >= 3 and n >= NEAR_DUP_SHARE * min(len(longs[a]), len(longs[b])):
+            parent[find(b)] = find(a)
+    return [find(d) for d in range(len(docs_keys))]
+
+
+def paragraphs(keys: Sequence[str], lo: int, hi: int) -> list[list[int]]:
+    """Runs of non-empty lines in [lo, hi), as lists of line indexes."""
+    out: list[list[int]] = []
+    run: list[int] = []
+    for i in range(lo, hi):
+        if keys[i]:
+            run.append(i)
+        elif run:
+            out.append(run)
+            run = []
+    if run:
+        out.append(run)
+    return out
+
+
+def is_widget(keys: Sequence[str], para: Sequence[int]) -> bool:
+    """A figures widget: several short label/value lines, half of them numbers."""
+    lines = [keys[i] for i in para]
+    if len(lines) < WIDGET_MIN_LINES or any(words(k) > WIDGET_MAX_WORDS for k in lines):
+        return False
+    if any(k.endswith(".") for k in lines):
+        return False
+    return 2 * sum(bool(DIGIT.search(k)) for k in lines) >= len(lines)
+
+
+def is_ui(key: str) -> bool:
+    """Short enough to be a link or button label, and nothing a contact line would carry."""
+    return words(key) <= UI_WORDS and not DIGIT.search(key) and "@" not in key and ":" not in key
+
+
+def classify(keys: Sequence[str], corpus: Corpus) -> list[bool]:
+    """Keep flags for one document's lines."""
+    keep = [not is_leak(k) for k in keys]
+    start, end = menu_block(keys)
+    keep[start:end] = [False] * (end - start)
+    for i in range(max(end, 1), len(keys)):
+        if keys[i] and keys[i] == keys[i - 1] and words(keys[i]) <= 20:
+            keep[i] = False  # the same line printed twice in a row: a title, a menu item
+    paras = paragraphs(keys, end, len(keys))
+    for para in paras:
+        if is_widget(keys, para):
+            for i in para:
+                keep[i] = False
+    anchor = next(
+        (i for i in range(end, len(keys)) if keep[i] and _is_anchor(keys[i], corpus)),
+        len(keys),
+    )
+    for para in paras:
+        if para[0] < anchor:
+            _top_paragraph(keys, corpus, keep, para, anchor)
+        for i in para:
+            if corpus.is_template(keys[i]) and (is_ui(keys[i]) or "|" in keys[i]):
+                keep[i] = False
+    return keep
+
+
+def _is_anchor(key: str, corpus: Corpus) -> bool:
+    return words(key) >= ANCHOR_WORDS and not corpus.is_template(key) and not is_leak(key)
+
+
+def _top_paragraph(
+    keys: Sequence[str], corpus: Corpus, keep: list[bool], para: Sequence[int], anchor: int
+) -> None:
+    """Above the first content line: repeated lines, lone tokens, and a paragraph that opens
+    with repeated lines followed only by short ones (a language switcher and its feed links)."""
+    tmpl = [i for i in para if corpus.is_template(keys[i])]
+    rest = [i for i in para if i not in tmpl]
+    opens_with_template = bool(tmpl) and tmpl[0] == para[0] and 2 * len(tmpl) >= len(para)
+    if opens_with_template and all(is_short(keys[i]) for i in rest):
+        tmpl = list(para)
+    if len(para) == 1 and words(keys[para[0]]) == 1 and keys[para[0]] != "-":
+        tmpl = list(para)  # a lone word above the content: a label, a button, an artifact
+    for i in tmpl:
+        if i < anchor or tmpl == list(para):
+            keep[i] = False
+
+
+def clean_text_corpus(docs: Sequence[str]) -> list[str]:
+    """Each document of one site with its boilerplate lines removed, kept lines verbatim."""
+    split = [split_lines(d) for d in docs]
+    docs_keys = [[norm(line) for line, _ in pairs] for pairs in split]
+    # menus are found by structure; their items must not make page headings look repeated
+    corpus = Corpus([keys[menu_block(keys)[1] :] for keys in docs_keys])
+    return [
+        join_kept(pairs, classify(keys, corpus))
+        for pairs, keys in zip(split, docs_keys, strict=True)
+    ]

@@ -191,7 +191,7 @@ def extract_html(
     container = find_container(root, fps, template)
     if container is None:
         return CleanPage("", "")
-    title_found = clean_container(container, fps, template, title)
+    title_found = clean_container(container, fps, template, title) or _has_title(root, title)
     body = lxml.html.tostring(container, encoding="unicode", method="html")
     return CleanPage(page_text(container), sanitize_html(body, url), title_found)
 
@@ -305,6 +305,13 @@ def _cut_title(container: lxml.html.HtmlElement, title: str | None) -> bool:
             el.drop_tree()
             return True
     return False
+
+
+def _has_title(root: lxml.html.HtmlElement, title: str | None) -> bool:
+    wanted = _norm(title).casefold() if title else ""
+    return bool(wanted) and any(
+        _norm(el.text_content()).casefold() == wanted for el in root.iter(*TITLE_TAGS)
+    )
 
 
 def page_text(container: lxml.html.HtmlElement) -> str:

@@ -116,7 +116,11 @@ def menu_kind(keys: Sequence[str], i: int) -> str:
 
 def _menu_item(key: str) -> bool:
     """A ``- item`` line: a dash, then a few words that are no sentence."""
-    return key.startswith("- ") and words(key) <= ITEM_WORDS and not key.endswith(SENTENCE_END)
+    return key.startswith("- ") and words(key) <= ITEM_WORDS and not key.endswith((".", ";"))
+
+
+def _closes_block(keys: Sequence[str], i: int) -> bool:
+    return i < len(keys) and is_short(keys[i]) and (i + 1 == len(keys) or not keys[i + 1])
 
 
 def _bridge(keys: Sequence[str], i: int) -> bool:
@@ -127,20 +131,23 @@ def _bridge(keys: Sequence[str], i: int) -> bool:
 def menu_block(keys: Sequence[str]) -> tuple[int, int]:
     """[start, end) of the navigation menu block at the top of a document, or (0, 0)."""
     start = next((i for i, k in enumerate(keys) if k), len(keys))
-    last, weak_run, strong, glue, pairs = -1, 0, 0, 0, 0
+    last, weak_run, strong, glue, pairs, dashes = -1, 0, 0, 0, 0, 0
     for i in range(start, len(keys)):
         kind = menu_kind(keys, i)
         if kind in ("strong", "glued"):
             last, weak_run, strong = i, 0, strong + 1
             glue += kind == "glued"
             pairs += _paired(keys, i)
+            dashes += keys[i] == "-"
             continue
         if kind == "weak" or (kind == "other" and _bridge(keys, i)):
             weak_run += 1
             if weak_run <= MENU_MAX_WEAK_RUN:
                 continue
         break
-    if strong >= MENU_MIN_STRONG and (glue or pairs >= 4):
+    if strong >= MENU_MIN_STRONG and (glue or pairs >= 4 or dashes >= 3):
+        if keys[last] == "-" and _closes_block(keys, last + 1):
+            last += 1  # a menu ending on a bare dash: the item after it is the last entry
         return start, last + 1
     return 0, 0
 
@@ -157,15 +164,7 @@ class Corpus:
                     seen[k].add(roots[doc])
         self.template = {k for k, docs in seen.items() if len(docs) >= 2}
         for keys in docs_keys:  # short labels repeated apart within one page: buttons
-            segs = [
-                s for k in keys if k for s in SEGMENT_SPLIT.split(k) if s and words(s) <= UI_WORDS
-            ]
-            counts = Counter(segs)
-            self.template.update(
-                s
-                for s, n in counts.items()
-                if n >= 2 and (s not in keys or not _only_adjacent(keys, s))
-            )
+            self.template.update(_repeated_labels(keys))
         self.segments = {s for k in self.template for s in SEGMENT_SPLIT.split(k) if s}
 
     def is_template(self, key: str) -> bool:
@@ -175,9 +174,13 @@ class Corpus:
         return len(parts) > 1 and all(p in self.segments for p in parts)
 
 
-def _only_adjacent(keys: Sequence[str], key: str) -> bool:
-    idx = [i for i, k in enumerate(keys) if k == key]
-    return all(b - a == 1 for a, b in pairwise(idx))
+def _repeated_labels(keys: Sequence[str]) -> set[str]:
+    """Short lines or ``|``-separated parts that occur on two lines of a page, not in a row."""
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        for seg in {s for s in SEGMENT_SPLIT.split(key) if s and words(s) <= UI_WORDS}:
+            where[seg].append(i)
+    return {s for s, idx in where.items() if any(b - a > 1 for a, b in pairwise(idx))}
 
 
 def _near_duplicate_roots(docs_keys: Sequence[Sequence[str]]) -> list[int]:

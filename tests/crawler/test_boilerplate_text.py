@@ -1,0 +1,119 @@
+"""Text mode on labelled fixtures (tests/fixtures/boilerplate/text): one directory = one site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.boilerplate import clean_text_corpus
+from crawler.boilerplate_text import menu_block, norm, split_lines
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "boilerplate" / "text"
+SITES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
+MENU_SITES = [
+    "global-en", "global-fr", "global-es", "country-fr", "country-en", "country-es", "bih",
+    "brazil", "portugal", "arabic", "stories", "dtm",
+]  # fmt: skip
+
+
+def load(path: Path) -> tuple[str, list[str]]:
+    """Document text (labels stripped) and one label per line."""
+    labels, lines = [], []
+    for raw in path.read_text(encoding="utf-8").split("\n"):
+        if not raw:
+            continue
+        label, _, line = raw.partition("|")
+        labels.append(label)
+        lines.append(line)
+    return "\n".join(lines), labels
+
+
+def mistakes(text: str, labels: list[str], cleaned: str) -> list[str]:
+    kept = [line for line, _ in split_lines(cleaned)] if cleaned else []
+    out, j = [], 0
+    for (line, _), label in zip(split_lines(text), labels, strict=True):
+        hit = j < len(kept) and kept[j] == line
+        j += hit
+        if (label == "B" and hit) or (label == "K" and not hit):
+            out.append(f"{label} {'kept' if hit else 'dropped'}: {line!r}")
+    assert j == len(kept), "output holds lines that are not input lines, in order"
+    return out
+
+
+@pytest.mark.parametrize("site", SITES, ids=lambda p: p.name)
+def test_site_corpus(site: Path) -> None:
+    files = sorted(site.glob("*.txt"))
+    docs = [load(f) for f in files]
+    cleaned = clean_text_corpus([text for text, _ in docs])
+    for f, (text, labels), out in zip(files, docs, cleaned, strict=True):
+        assert mistakes(text, labels, out) == [], f.name
+
+
+@pytest.mark.parametrize("site", MENU_SITES)
+def test_menu_found_on_a_single_page(site: str) -> None:
+    """A site's very first page: the menu goes from structure alone."""
+    for f in sorted((FIXTURES / site).glob("*.txt")):
+        text, labels = load(f)
+        (out,) = clean_text_corpus([text])
+        assert mistakes(text, labels, out) == [], f.name
+
+
+def test_menu_block_needs_evidence() -> None:
+    keys = [norm(x) for x in ["- first point", "- second point", "- third", "- fourth", "Body"]]
+    assert menu_block(keys) == (0, 0)  # a plain bullet list at the top is not a menu
+
+
+def test_media_contact_line_repeated_on_every_release_is_kept() -> None:
+    contact = "For more information, please contact Jane Roe, IOM Niamey, Tel: +227 20 00 00 00"
+    docs = [
+        f"Release number {n} about something new\nNiamey – Body of release {n} told in one full sentence here.\n{contact}"
+        for n in range(5)
+    ]
+    for out in clean_text_corpus(docs):
+        assert out.endswith(contact)
+
+
+def test_repeated_credit_after_title_is_kept() -> None:
+    docs = [
+        f"Title of the release number {n} today\n\nPhoto: IOM\n\nBody {n} of the release, long enough."
+        for n in range(3)
+    ]
+    for doc, out in zip(docs, clean_text_corpus(docs), strict=True):
+        assert out == doc
+
+
+def test_near_duplicate_snapshots_do_not_erase_each_other() -> None:
+    body = "\n".join(f"Line {i} of a hard-wrapped legacy press release goes on" for i in range(8))
+    docs = [
+        f"\nSame Title\n\n{body}",
+        f"\nSame Title\n\n{body}\nOne more line at the end of snapshot two",
+    ]
+    out = clean_text_corpus(docs)
+    assert out[0] == docs[0]
+    assert out[1] == docs[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a\r\nb\r\n", "a\r\nb\r\n"),
+        ("a\nb", "a\nb"),
+        ("", ""),
+        ("only line\n", "only line\n"),
+    ],
+)
+def test_lines_verbatim_with_own_newlines(text: str, expected: str) -> None:
+    assert clean_text_corpus([text]) == [expected]
+
+
+def test_trailing_newline_not_added_when_last_lines_dropped() -> None:
+    docs = [
+        f"Title of release {n} that is long enough\nBody sentence {n} of the release, long enough.\n\nShare this"
+        for n in range(2)
+    ]
+    for n, out in enumerate(clean_text_corpus(docs)):
+        assert (
+            out
+            == f"Title of release {n} that is long enough\nBody sentence {n} of the release, long enough.\n"
+        )

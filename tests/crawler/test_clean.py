@@ -1,0 +1,109 @@
+"""`iomwatch clean` through `run_clean`: corpora, output files, bad input."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from crawler.clean import run_clean
+
+TEXT = Path(__file__).resolve().parents[1] / "fixtures" / "boilerplate" / "text"
+HTML = Path(__file__).resolve().parents[1] / "fixtures" / "boilerplate" / "html"
+
+
+def unlabelled(src: Path, dst: Path, newline: str = "\n", final: bool = False) -> tuple[str, str]:
+    """Write the fixture without labels; return (input text, expected output)."""
+    rows = [r.partition("|") for r in src.read_text(encoding="utf-8").split("\n") if r]
+    text = newline.join(line for _, _, line in rows) + (newline if final else "")
+    expected = newline.join(line for label, _, line in rows if label != "B")
+    if final:
+        expected += newline
+    dst.write_bytes(text.encode("utf-8"))
+    return text, expected
+
+
+def clean(paths: list[Path], out: Path | None) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run_clean(paths, out, stdout, stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_one_directory_is_one_site(tmp_path: Path) -> None:
+    site = tmp_path / "country-fr"
+    site.mkdir()
+    expected = {}
+    for n, src in enumerate(sorted((TEXT / "country-fr").glob("*.txt"))):
+        _, expected[src.name] = unlabelled(
+            src, site / src.name, "\r\n" if n else "\n", final=n == 2
+        )
+    out = tmp_path / "out"
+    code, _, err = clean(sorted(site.glob("*.txt")), out)
+    assert code == 0, err
+    for name, want in expected.items():
+        assert (out / name).read_bytes() == want.encode("utf-8"), name
+
+
+def test_stdout_without_out(tmp_path: Path) -> None:
+    _, want = unlabelled(TEXT / "global-en" / "a1.txt", tmp_path / "a1.txt")
+    code, out, _ = clean([tmp_path / "a1.txt"], None)
+    assert code == 0
+    assert out == want
+
+
+def test_html_file_gives_clean_text(tmp_path: Path) -> None:
+    for f in HTML.glob("niger-*.html"):
+        shutil.copy(f, tmp_path / f.name)
+    code, _, err = clean(sorted(tmp_path.glob("*.html")), tmp_path / "out")
+    assert code == 0, err
+    text = (tmp_path / "out" / "niger-2.html").read_text(encoding="utf-8")
+    assert text.startswith("Niamey – Une campagne")
+    assert "Qui sommes nous" not in text and "<p>" not in text
+
+
+def test_bad_inputs_are_named_and_skipped(tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text(
+        "A short release title here\nBody of the release in one full sentence.", encoding="utf-8"
+    )
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes(
+        "Déjà vu en UTF-8\n".encode() + "et puis en Latin-1 : été\n".encode("latin-1")
+    )
+    missing = tmp_path / "missing.txt"
+    code, _, err = clean([good, empty, binary, mixed, missing], tmp_path / "out")
+    assert code == 1
+    assert f"{empty}: empty file" in err
+    assert f"{binary}: binary file" in err
+    assert f"{mixed}: mixed encodings" in err
+    assert f"{missing}: cannot read" in err
+    assert (tmp_path / "out" / "good.txt").read_bytes() == good.read_bytes()
+
+
+def test_legacy_encoding_round_trips(tmp_path: Path) -> None:
+    src = tmp_path / "latin.txt"
+    data = "Communiqué de presse sur la réintégration des migrants au Sénégal\nDakar – L'OIM a aidé 300 personnes à rentrer chez elles cette année, a-t-elle annoncé.\n"
+    src.write_bytes(data.encode("cp1252"))
+    code, _, err = clean([src], tmp_path / "out")
+    assert code == 0, err
+    assert (tmp_path / "out" / "latin.txt").read_bytes() == src.read_bytes()
+
+
+def test_importable_from_a_fresh_interpreter(tmp_path: Path) -> None:
+    src = tmp_path / "one.txt"
+    src.write_text(
+        "-\nWho We Are\nWHO WE AREThe organization is part of the United Nations system since 1951 and more words.\nAbout\nAbout\n- 2030 Agenda\nA title\nA body sentence that is the release itself.",
+        encoding="utf-8",
+    )
+    code = "import sys, pathlib; from crawler.clean import run_clean; sys.exit(run_clean([pathlib.Path(sys.argv[1])], None, sys.stdout, sys.stderr))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(src)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "A title\nA body sentence that is the release itself."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from feeds.entries import Entry, make_entries
+from feeds.entries import Entry, make_entries, web_url
 from feeds.filters import PageRequest, query_string
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def api_item(release: StoredRelease, entry: Entry) -> dict[str, Any]:
         "body_html": entry.content_html,
         "image_url": entry.image.url if entry.image else None,
         "attachments": [a.url for a in entry.attachments],
-        "translations": dict(release.translations),
+        "translations": {k: v for k, v in release.translations.items() if web_url(v)},
     }
 
 

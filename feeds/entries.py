@@ -118,7 +118,7 @@ def permalink(base_url: str, release_id: str) -> str:
     return f"{base_url.rstrip('/')}/releases/{quote(release_id, safe='')}"
 
 
-def _web_url(value: str | None) -> str | None:
+def web_url(value: str | None) -> str | None:
     if value and urlsplit(value.strip()).scheme in {"http", "https"}:
         return value.strip()
     return None
@@ -168,16 +168,16 @@ def _categories(release: StoredRelease, base_url: str) -> tuple[Category, ...]:
 
 
 def _links(release: StoredRelease) -> tuple[Link | None, tuple[Link, ...], tuple[Link, ...]]:
-    image_url = _web_url(release.image_url)
+    image_url = web_url(release.image_url)
     image = Link(image_url, _mime(image_url, "image/jpeg")) if image_url else None
     attachments = tuple(
         Link(url, _mime(url, "application/pdf"))
-        for url in filter(None, map(_web_url, release.attachments))
+        for url in filter(None, map(web_url, release.attachments))
     )
     translations = tuple(
         Link(url, "text/html", lang)
         for lang, raw in sorted(release.translations.items())
-        if lang != release.lang and (url := _web_url(raw))
+        if lang != release.lang and (url := web_url(raw))
     )
     return image, attachments, translations
 
@@ -192,7 +192,7 @@ def make_entry(release: StoredRelease, *, base_url: str, site: Site | None = Non
         id=link,
         release_id=release.id,
         permalink=link,
-        url=_web_url(release.url) or link,
+        url=web_url(release.url) or link,
         title=entry_title(release, name),
         summary=_shorten(plain_text(release.summary) or release.body_text, SUMMARY_CHARS),
         content_html=_content_html(release),

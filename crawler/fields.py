@@ -101,6 +101,7 @@ TYPE_LABELS: dict[str, str] = {
         "statement",
     ),
 }
+SCOPE_SUFFIX = re.compile(r"(?:[\s:|–—-]+(?:global|local|regional|mondial))?[\s:|–—-]*$")
 URL_TYPES = (
     (re.compile(r"/statements?/"), "statement"),
     (re.compile(r"/(?:stories|story|historias?|histoires?)/"), "story"),
@@ -108,7 +109,7 @@ URL_TYPES = (
 )
 DATELINE_HEAD = re.compile(r"^(.{1,120}?)(?:\s*\.?\s*[–—]|\s+-(?=\s)|\.-|\s-$)", re.S)
 DATE_WORDS = re.compile(
-    MONTH_RE + r"|\d|\b(?:le|el|the|on)\b|(?<![^\W\d_])(?:lundi|mardi|mercredi|jeudi|vendredi"
+    MONTH_RE + r"|\d|(?<![^\W\d_])(?:lundi|mardi|mercredi|jeudi|vendredi"
     r"|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes"
     r"|miercoles|jueves|viernes|sabado|domingo|segunda|terca|quarta|quinta|sexta|yesterday|today"
     r"|hier|aujourd'hui|ayer|hoy|ontem|hoje)(?![^\W\d_])"
@@ -197,10 +198,13 @@ def _site_names(sel: Selector) -> set[str]:
 
 def _strip_site_suffix(title: str) -> str:
     """`Title | IOM Mali` -> `Title`: trailing parts that name the organisation are dropped."""
-    parts = TITLE_SEPARATOR.split(" ".join(title.split()))
-    while len(parts) > 1 and ORG_WORDS.search(fold(parts[-1])):
-        parts.pop()
-    return " | ".join(parts) if len(parts) > 1 else parts[0]
+    text = " ".join(title.split())
+    while separators := list(TITLE_SEPARATOR.finditer(text)):
+        last = separators[-1]
+        if not ORG_WORDS.search(fold(text[last.end() :])):
+            break
+        text = text[: last.start()]
+    return text
 
 
 def _is_not_title(candidate: str, site_names: set[str]) -> bool:
@@ -339,7 +343,7 @@ def parse_type(sel: Selector, url: str) -> str:
     for query in X.TYPE_LABELS:
         for node in sel.xpath(query)[:30]:
             label = fold(node.get() if isinstance(node.root, str) else _text(node))
-            label = re.sub(r"[\s:|–—-]+$", "", label).strip()
+            label = SCOPE_SUFFIX.sub("", label).strip()
             if label in TYPE_LABELS:
                 return TYPE_LABELS[label]
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from crawler import xpaths as X
 from crawler.dates import search_date
@@ -27,6 +27,9 @@ READ_MORE = re.compile(
 )
 MAX_ROW_TEXTS = 8
 MAX_DATE_OFFSET = 3
+MAX_ROW_DEPTH = 4
+MAX_ROW_LINKS = 50
+MAX_ROW_SEARCHES = 300
 
 
 class ListingEntry(NamedTuple):
@@ -108,6 +111,25 @@ def _entries_from_rows(rows: list[Selector], url: str) -> list[ListingEntry]:
     return entries
 
 
+def _link_row(link: Selector, target: str, url: str) -> Selector:
+    """The largest ancestor (up to a few levels) of `link` that links to no other article."""
+    row = link
+    for _ in range(MAX_ROW_DEPTH):
+        parents = row.xpath("..")
+        if not parents:
+            break
+        hrefs = parents[0].xpath(".//a/@href").getall()
+        if len(hrefs) > MAX_ROW_LINKS:
+            break
+        others = {
+            safe_canonical(t) for h in hrefs if (t := absolute(url, h)) and is_article_url(t, url)
+        }
+        if others - {target}:
+            break
+        row = parents[0]
+    return row
+
+
 def _entries_from_links(sel: Selector, url: str) -> list[ListingEntry]:
     """Fallback: every article-shaped link on the page's host outside menus and footers."""
     entries: list[ListingEntry] = []
@@ -117,21 +139,48 @@ def _entries_from_links(sel: Selector, url: str) -> list[ListingEntry]:
         if not target or not is_article_url(target, url):
             continue
         target = safe_canonical(target)
-        text = _text(link)
         if target in seen:
             continue
         seen.add(target)
-        entries.append(ListingEntry(target, None if READ_MORE.match(text) else text or None, None))
+        text = _text(link)
+        title: str | None = None if READ_MORE.match(text) else text or None
+        date_text = None
+        if len(entries) < MAX_ROW_SEARCHES:
+            row = _link_row(link, target, url)
+            title = _row_title(row, title)
+            date_text = _row_date(row, title) or next(
+                (_row_date(s, None) for s in row.xpath("preceding-sibling::*[1]")), None
+            )
+        entries.append(ListingEntry(target, title, date_text))
     return entries
 
 
-def _page_number(url: str) -> int | None:
-    """The Drupal `?page=N` of a URL (0 when absent), None when unparsable."""
+def _page_query(url: str) -> tuple[int | None, list[tuple[str, str]]]:
+    """The Drupal `?page=N` of a URL (0 when absent; None when unparsable) and its other params."""
     try:
-        values = parse_qs(urlsplit(url).query).get("page", ["0"])
-        return int(values[0].split(",")[-1])
-    except (ValueError, IndexError):
+        params = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        pages = [v for k, v in params if k == "page"] or ["0"]
+        return int(pages[0].split(",")[-1]), sorted((k, v) for k, v in params if k != "page")
+    except ValueError:
+        return None, []
+
+
+def _pager_next(sel: Selector, url: str) -> str | None:
+    """The `?page=N+1` link of the same path, preferring one with the same other parameters."""
+    current, rest = _page_query(url)
+    if current is None:
         return None
+    path = urlsplit(url).path
+    candidates: list[str] = []
+    for href in sel.xpath(X.PAGER_LINKS).getall():
+        target = absolute(url, href)
+        if target and same_host(target, url) and urlsplit(target).path == path:
+            number, other = _page_query(target)
+            if number == current + 1:
+                if other == rest:
+                    return target
+                candidates.append(target)
+    return candidates[0] if candidates else None
 
 
 def next_page(sel: Selector, url: str) -> str | None:
@@ -140,23 +189,10 @@ def next_page(sel: Selector, url: str) -> str | None:
         for href in sel.xpath(query).getall():
             if (target := absolute(url, href)) and target != url:
                 return target
-    current = _page_number(url)
-    if current is None:
-        return None
     try:
-        path = urlsplit(url).path
+        return _pager_next(sel, url)
     except ValueError:
         return None
-    for href in sel.xpath(X.PAGER_LINKS).getall():
-        target = absolute(url, href)
-        if (
-            target
-            and same_host(target, url)
-            and urlsplit(target).path == path
-            and _page_number(target) == current + 1
-        ):
-            return target
-    return None
 
 
 def parse_listing(sel: Selector, url: str) -> tuple[list[ListingEntry], str | None]:

@@ -82,14 +82,15 @@ DATE_METAS = (
     "//meta[@name='date' or @name='pubdate' or @property='og:published_time']/@content",
 )
 JSON_LD = "//script[@type='application/ld+json']/text()"
+DATE_CLASSES = (
+    f"{class_contains('date')} or {class_contains('submitted')} or {class_contains('published')}"
+    f" or {class_contains('created')}"
+)
 DATE_TEXT = (
-    f"//article//*[{class_contains('date')} or {class_contains('submitted')}"
-    f" or {class_contains('published')} or {class_contains('created')}][{NOT_CHROME}]",
-    f"//main//*[{class_contains('date')} or {class_contains('submitted')}"
-    f" or {class_contains('published')}][{NOT_CHROME}]",
-    f"//*[{class_contains('field--name-field-date')} or {class_contains('date-display')}]"
-    f"[{NOT_CHROME}]",
-    "//article//time | //main//time",
+    f"//article//*[{DATE_CLASSES}][{NOT_CHROME}]",
+    f"//main//*[{DATE_CLASSES}][{NOT_CHROME}]",
+    f"//*[{DATE_CLASSES}][{NOT_CHROME}]",
+    f"//time[{NOT_CHROME}]",
 )
 BODY_CONTAINERS = (
     "//*[contains(@class, 'field--name-body')]",
@@ -105,13 +106,14 @@ NODE_TYPE_CLASSES = (
     "//*[contains(@class, 'node--type-')]/@class",
     "//body/@class",
 )
+LABEL_CLASSES = (
+    f"{class_contains('type')} or {class_contains('category')} or {class_contains('label')}"
+    f" or {class_contains('eyebrow')} or {class_contains('kicker')} or {class_contains('tag')}"
+)
 TYPE_LABELS = (
-    f"//article//*[{class_contains('type')} or {class_contains('category')}"
-    f" or {class_contains('label')} or {class_contains('eyebrow')} or {class_contains('kicker')}"
-    f" or {class_contains('tag')}][not(self::article)][{NOT_CHROME}]",
-    f"//main//*[{class_contains('type')} or {class_contains('category')}"
-    f" or {class_contains('label')} or {class_contains('eyebrow')} or {class_contains('kicker')}]"
-    f"[not(self::article)][{NOT_CHROME}]",
+    f"//article//*[{LABEL_CLASSES}][not(self::article)][{NOT_CHROME}]",
+    f"//main//*[{LABEL_CLASSES}][not(self::article)][{NOT_CHROME}]",
+    f"//*[{LABEL_CLASSES}][not(self::article or self::body or self::html)][{NOT_CHROME}]",
     "//meta[@property='article:section']/@content",
     "//*[contains(@class, 'breadcrumb')]//li[last()]",
 )

@@ -329,9 +329,11 @@ class Store:
     def start_run(self, site: str) -> int:
         with self.engine.begin() as conn:
             result = conn.execute(
-                insert(crawl_runs).values(site=site, started=utcnow(), status="running")
+                insert(crawl_runs)
+                .values(site=site, started=utcnow(), status="running")
+                .returning(crawl_runs.c.id)
             )
-            return int(result.inserted_primary_key[0])
+            return int(result.scalar_one())
 
     def finish_run(
         self, run_id: int, stats: RunStats, *, status: str = "ok", reason: str | None = None

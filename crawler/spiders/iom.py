@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import scrapy
+from parsel import Selector
 from scrapy import signals
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from twisted.python.failure import Failure
@@ -25,6 +26,7 @@ from crawler.store import RunStats, Store
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
 
     from crawler.sites import Site
 
@@ -89,8 +91,8 @@ class IomSpider(scrapy.Spider):
         if response.status == 304 or not isinstance(response, TextResponse):
             return
         learn_html(self.template, response.text, url=response.url)
-        entries, next_url = fields.parse_listing(response, response.url)
-        self.crawler.stats.inc_value("iomwatch/listing_entries", len(entries))  # type: ignore[union-attr]
+        entries, next_url = fields.parse_listing(response.selector, response.url)
+        self.stats.inc_value("iomwatch/listing_entries", len(entries))
         known = self.store.known_urls(e.url for e in entries)
         for entry in entries:
             if entry.url not in known and entry.url not in self.scheduled:
@@ -111,7 +113,7 @@ class IomSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[Release]:
         """An article page -> a Release with every field; the body is filled by the pipelines."""
         if not isinstance(response, HtmlResponse):
-            self.crawler.stats.inc_value("iomwatch/not_html")  # type: ignore[union-attr]
+            self.stats.inc_value("iomwatch/not_html")
             logger.warning("%s: %s is not an HTML page", self.site.id, response.url)
             return
         yield self.build_release(response)
@@ -119,11 +121,7 @@ class IomSpider(scrapy.Spider):
     def build_release(self, response: HtmlResponse) -> Release:
         url = response.url
         html = fields.decode_cloudflare_emails(response.text)
-        sel = (
-            response.replace(body=html.encode("utf-8"), encoding="utf-8")
-            if html != response.text
-            else response
-        )
+        sel = Selector(text=html) if html != response.text else response.selector
         lang = fields.parse_language(sel, url, self.site.languages)
         redirects = response.meta.get("redirect_urls") or [url]
         return Release(
@@ -143,6 +141,11 @@ class IomSpider(scrapy.Spider):
             raw_html=html,
         )
 
+    @property
+    def stats(self) -> StatsCollector:
+        assert self.crawler.stats is not None  # Scrapy sets it before the spider opens
+        return self.crawler.stats
+
     def listing_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         reason = _failure_reason(failure)
@@ -151,7 +154,7 @@ class IomSpider(scrapy.Spider):
 
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self.crawler.stats.inc_value("iomwatch/article_errors")  # type: ignore[union-attr]
+        self.stats.inc_value("iomwatch/article_errors")
         logger.error(
             "%s: article %s failed: %s", self.site.id, request.url, _failure_reason(failure)
         )
@@ -171,10 +174,10 @@ class IomSpider(scrapy.Spider):
         self.store.close()
 
     def run_stats(self) -> RunStats:
-        get = self.crawler.stats.get_value  # type: ignore[union-attr]
+        get = self.stats.get_value
         coverage = {
             key.removeprefix("iomwatch/field/"): int(value)
-            for key, value in self.crawler.stats.get_stats().items()  # type: ignore[union-attr]
+            for key, value in self.stats.get_stats().items()
             if key.startswith("iomwatch/field/")
         }
         return RunStats(

@@ -26,6 +26,7 @@ from feeds.caching import (
     FEED_CACHE_CONTROL,
     NO_CACHE,
     PAGE_CACHE_CONTROL,
+    ChangeMemo,
     RenderCache,
     is_not_modified,
     make_validators,
@@ -60,6 +61,7 @@ logger = logging.getLogger(__name__)
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"
+DEFAULT_CHANGE_TTL = 2.0  # seconds a data-state lookup is reused (see caching.ChangeMemo)
 
 
 class FeedService:
@@ -73,6 +75,7 @@ class FeedService:
         base_url: str,
         websub_hub: str = "",
         status: StatusHook | None = None,
+        change_ttl: float = DEFAULT_CHANGE_TTL,
     ) -> None:
         self.store = store
         self.sites = tuple(sites)
@@ -82,6 +85,7 @@ class FeedService:
         self.status_hook = status
         self.vocabulary = Vocabulary.from_sites(self.sites)
         self.cache = RenderCache()
+        self.changes = ChangeMemo(store.last_change, change_ttl)
         self.env = make_environment()
         self.registry = CollectorRegistry()
         self.registry.register(StoreCollector(store, self.cache))
@@ -89,6 +93,10 @@ class FeedService:
         # What else shapes every body: a change here changes every ETag.
         settings = repr((self.base_url, self.hub, [(s.id, s.name) for s in self.sites]))
         self.salt = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:16]
+
+    def invalidate(self) -> None:
+        """Forget remembered data states: the next request sees the store as it is now."""
+        self.changes.invalidate()
 
     def _conditional(
         self,
@@ -101,7 +109,7 @@ class FeedService:
         cache_control: str = FEED_CACHE_CONTROL,
     ) -> Response:
         """304 when the client's copy is current; else the (cached) rendering with validators."""
-        changed, count = self.store.last_change(query)
+        changed, count = self.changes.get(query)
         validators = make_validators(key, changed, count, self.salt)
         headers = validators.headers(cache_control)
         if is_not_modified(request.headers, validators):
@@ -249,9 +257,16 @@ def create_app(
     base_url: str,
     websub_hub: str = "",
     status: StatusHook | None = None,
+    change_ttl: float = DEFAULT_CHANGE_TTL,
 ) -> Starlette:
-    """The HTTP app. `status` is an optional zero-argument callable whose dict joins /status."""
-    service = FeedService(store, sites, base_url=base_url, websub_hub=websub_hub, status=status)
+    """The HTTP app. `status` is an optional zero-argument callable whose dict joins /status.
+
+    Feeds notice a new release within `change_ttl` seconds by themselves; call
+    `app.state.service.invalidate()` after a publish to make it immediate.
+    """
+    service = FeedService(
+        store, sites, base_url=base_url, websub_hub=websub_hub, status=status, change_ttl=change_ttl
+    )
     app = Starlette(
         routes=service.routes(),
         middleware=[

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 
 # Feed readers poll every 15-60 minutes; five minutes of shared caching lets a proxy absorb a
 # burst of readers while a new release still reaches them within minutes (the crawl interval
@@ -94,5 +96,40 @@ class RenderCache:
         return body
 
     def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class ChangeMemo:
+    """`Store.last_change` per query, remembered for `ttl` seconds.
+
+    `last_change` is an aggregate over the matching releases; under load it would run once per
+    request. A short memo bounds that to once per query per `ttl`, at the price of a new release
+    showing up to `ttl` seconds later (far inside the 10 s publish budget); `invalidate()` after
+    a publish removes even that delay.
+    """
+
+    def __init__(self, fetch: Callable[[Any], tuple[datetime | None, int]], ttl: float) -> None:
+        self.fetch = fetch
+        self.ttl = ttl
+        self._items: dict[Hashable, tuple[float, tuple[datetime | None, int]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, query: Hashable) -> tuple[datetime | None, int]:
+        if self.ttl <= 0:
+            return self.fetch(query)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._items.get(query)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        value = self.fetch(query)
+        with self._lock:
+            if len(self._items) >= 4096:  # bounded: arbitrary keyword queries must not pile up
+                self._items.clear()
+            self._items[query] = (now + self.ttl, value)
+        return value
+
+    def invalidate(self) -> None:
         with self._lock:
             self._items.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -12,10 +13,20 @@ from crawler.store import Store
 from feeds.app import create_app
 from tests.feeds.conftest import BASE_URL, SITES, serve
 
+NEW = Release(
+    url="https://mali.iom.int/fr/news/nouvelle",
+    site="mali",
+    lang="fr",
+    title="Nouvelle arrivée",
+    published=datetime(2024, 6, 1, tzinfo=UTC),
+    country="Mali",
+    body_text="Nouveau communiqué.",
+)
+
 
 @pytest.mark.parametrize("path", ["/feed.atom", "/feed.rss", "/feed.json?lang=fr", "/api/releases"])
 def test_conditional_get_304_then_new_etag(seeded: Store, path: str) -> None:
-    app = create_app(store=seeded, sites=SITES, base_url=BASE_URL)
+    app = create_app(store=seeded, sites=SITES, base_url=BASE_URL)  # default change_ttl
     with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
         first = http.get(path)
         assert first.status_code == 200 and first.content
@@ -30,17 +41,8 @@ def test_conditional_get_304_then_new_etag(seeded: Store, path: str) -> None:
         )
         since = http.get(path, headers={"If-Modified-Since": first.headers["last-modified"]})
         assert since.status_code == 304 and since.content == b""
-        seeded.save_release(
-            Release(
-                url="https://mali.iom.int/fr/news/nouvelle",
-                site="mali",
-                lang="fr",
-                title="Nouvelle arrivée",
-                published=datetime(2024, 6, 1, tzinfo=UTC),
-                country="Mali",
-                body_text="Nouveau communiqué.",
-            )
-        )
+        seeded.save_release(NEW)
+        app.state.service.invalidate()  # what the service does after a publish
         after = http.get(path, headers={"If-None-Match": etag})
         assert after.status_code == 200
         assert after.headers["etag"] != etag
@@ -58,3 +60,13 @@ def test_head_and_gzip_over_the_wire(seeded: Store) -> None:
             assert response.headers["content-encoding"] == "gzip"
         assert raw[:2] == b"\x1f\x8b"  # compressed on the wire
         assert http.get("/healthz").json() == {"status": "ok"}
+
+
+def test_new_release_seen_after_change_ttl_without_invalidation(seeded_sqlite: Store) -> None:
+    app = create_app(store=seeded_sqlite, sites=SITES, base_url=BASE_URL, change_ttl=0.3)
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        etag = http.get("/feed.atom").headers["etag"]
+        seeded_sqlite.save_release(NEW)
+        time.sleep(0.4)
+        after = http.get("/feed.atom", headers={"If-None-Match": etag})
+        assert after.status_code == 200 and "Nouvelle arrivée" in after.text

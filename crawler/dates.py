@@ -175,7 +175,8 @@ RELATIVE_UNITS: dict[str, timedelta] = {
     "mi": timedelta(minutes=1),
     "se": timedelta(seconds=1),
 }
-DATELINE_HEAD = re.compile(r"^(.{1,120}?)(?:\s*\.?\s*[–—]|\s+-(?=\s)|\.-|\s-$)", re.S)
+# The head of a dateline: everything before the first dash that ends it (`Bamako –`, `Lima.-`).
+DATELINE_HEAD = re.compile(r"^(.{1,120}?)(?:\s*\.?\s*[–—]|\s*-(?=\s)|\.-|\s-$)", re.S)
 DM_RE = re.compile(rf"(?<!\d)(\d{{1,2}}){ORD}\.?\s*(?:de\s+)?({MONTH_RE})")
 MD_RE = re.compile(rf"({MONTH_RE})\.?\s+(\d{{1,2}}){ORD}(?!\d)")
 BRACKET_DM = re.compile(r"\((\d{1,2})[/.](\d{1,2})\)")

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from crawler import xpaths as X
 from crawler.cfemail import decode_cfemail, decode_cloudflare_emails
-from crawler.dates import MONTH_RE, fold, parse_date, parse_dateline_date
+from crawler.dates import DATELINE_HEAD, MONTH_RE, fold, parse_date, parse_dateline_date
 from crawler.listing import ListingEntry, parse_listing
 from crawler.sites import KNOWN_LANGUAGES
 from crawler.urls import absolute, safe_canonical, same_host
@@ -107,7 +107,6 @@ URL_TYPES = (
     (re.compile(r"/(?:stories|story|historias?|histoires?)/"), "story"),
     (re.compile(r"/(?:press-releases?|communiques?|comunicados?)/"), "press_release"),
 )
-DATELINE_HEAD = re.compile(r"^(.{1,120}?)(?:\s*\.?\s*[–—]|\s+-(?=\s)|\.-|\s-$)", re.S)
 DATE_WORDS = re.compile(
     MONTH_RE + r"|\d|(?<![^\W\d_])(?:lundi|mardi|mercredi|jeudi|vendredi"
     r"|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes"
@@ -117,6 +116,8 @@ DATE_WORDS = re.compile(
 PLACE_CONNECTORS = frozenset(
     _phrases("de|du|des|la|le|les|d'|l'|al|el|es|do|da|dos|das|del|los|las|y|e|et|au|aux|sur|en")
 )
+PLACE_JOINERS = frozenset(["/", "&", "-", "–"])
+MAX_PLACE_WORDS = 7
 NOT_PLACES = frozenset(["iom", "oim", "un", "onu", "the", "this", "a", "an", "it", "we", "in"])
 ATTACHMENT_EXT = re.compile(r"\.(?:pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|epub)$", re.I)
 
@@ -358,8 +359,8 @@ def parse_type(sel: Selector, url: str) -> str:
 
 def _place_like(part: str) -> bool:
     """True for a short run of capitalised words (or uncased script) without digits."""
-    words = part.split()
-    if not 1 <= len(words) <= 6 or len(part) > 60 or any(c.isdigit() for c in part):
+    words = [w for w in part.split() if w not in PLACE_JOINERS]
+    if not 1 <= len(words) <= MAX_PLACE_WORDS or len(part) > 60 or any(c.isdigit() for c in part):
         return False
     if words[0].lower() in NOT_PLACES or words[0].lower() in PLACE_CONNECTORS:
         return False
@@ -379,8 +380,8 @@ def parse_dateline(body_text: str) -> str | None:
     if not m:
         return None
     places: list[str] = []
-    for part in re.split(r"[,،]", m.group(1)):
-        part = " ".join(part.split())
+    for raw in re.split(r"[,،]", m.group(1)):
+        part = " ".join(raw.split()).rstrip(".")
         if not places and not _place_like(part):
             return None
         if _place_like(part) and not DATE_WORDS.search(fold(part)):

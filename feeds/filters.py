@@ -133,7 +133,7 @@ def parse_params(
         else:
             allowed = ", ".join([*FILTER_KEYS, *single])
             raise BadQueryError(name, f"unknown parameter (allowed: {allowed})")
-    return ReleaseQuery.from_mapping(values), extras
+    return ReleaseQuery.from_mapping(dict[str, Sequence[str]](values)), extras
 
 
 def parse_feed_request(items: Iterable[tuple[str, str]], vocabulary: Vocabulary) -> FeedRequest:

@@ -48,4 +48,5 @@ def build_opml(
         attributes["htmlUrl"] = html_url_for(spec)
         ET.SubElement(group, "outline", attributes)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"

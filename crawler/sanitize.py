@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -56,7 +57,7 @@ ALLOWED_ATTRIBUTES = {
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
-def _absolute(base_url: str | None) -> nh3.AttributeFilter | None:
+def _absolute(base_url: str | None) -> Callable[[str, str, str], str | None] | None:
     if not base_url:
         return None
 

@@ -77,6 +77,7 @@ releases = Table(
     Column("updated", UtcDateTime(), nullable=False),
     Column("last_crawled", UtcDateTime(), nullable=False),
     Index("ix_releases_sort", "published", "first_seen"),
+    Index("ix_releases_updated", "updated"),
 )
 
 release_urls = Table(

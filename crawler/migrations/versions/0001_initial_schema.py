@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 12:29:58.359196
+Create Date: 2026-11-22 12:40:07.390483
 """
 from __future__ import annotations
 
@@ -88,6 +88,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_releases_group_key'), ['group_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_releases_site'), ['site'], unique=False)
         batch_op.create_index('ix_releases_sort', ['published', 'first_seen'], unique=False)
+        batch_op.create_index('ix_releases_updated', ['updated'], unique=False)
 
     op.create_table('site_templates',
     sa.Column('site', sa.String(length=64), nullable=False),
@@ -121,6 +122,7 @@ def downgrade() -> None:
     op.drop_table('events')
     op.drop_table('site_templates')
     with op.batch_alter_table('releases', schema=None) as batch_op:
+        batch_op.drop_index('ix_releases_updated')
         batch_op.drop_index('ix_releases_sort')
         batch_op.drop_index(batch_op.f('ix_releases_site'))
         batch_op.drop_index(batch_op.f('ix_releases_group_key'))

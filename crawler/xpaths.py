@@ -129,10 +129,16 @@ LEAD_IMAGES = (
 )
 
 # attachments
+# A cheap test on the href first, so the costly chrome test runs on few links of huge pages.
+_LOWER_HREF = "translate(@href, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+DOCUMENT_HREF = " or ".join(
+    f"contains({_LOWER_HREF}, '.{ext}')"
+    for ext in ("pdf", "doc", "xls", "ppt", "od", "rtf", "epub")
+)
 ATTACHMENT_LINKS = (
-    f"//article//a[@href][{NOT_CHROME}]/@href",
-    f"//main//a[@href][{NOT_CHROME}]/@href",
-    f"//a[@href][{NOT_CHROME}]/@href",
+    f"//article//a[@href][{DOCUMENT_HREF}][{NOT_CHROME}]/@href",
+    f"//main//a[@href][{DOCUMENT_HREF}][{NOT_CHROME}]/@href",
+    f"//a[@href][{DOCUMENT_HREF}][{NOT_CHROME}]/@href",
 )
 
 # translations
@@ -157,7 +163,11 @@ ROW_DATE = (
     ".//time",
     f".//*[{class_contains('date')}]",
 )
-ALL_LINKS = f"//a[@href][{NOT_CHROME}]"
+ARTICLE_HREF = " or ".join(
+    f"contains(@href, '{part}')"
+    for part in ("news/", "stor", "article/", "statement", "node/", "noticia", "press-release")
+)
+ALL_LINKS = f"//a[@href][{ARTICLE_HREF}][{NOT_CHROME}]"
 NEXT_PAGE = (
     "//link[contains(concat(' ', normalize-space(@rel), ' '), ' next ')]/@href",
     "//*[contains(@class, 'pager__item--next')]//a/@href",

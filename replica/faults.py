@@ -101,7 +101,7 @@ def apply_page_fault(page: Page, fault: str) -> Page:
     """The page damaged by a body-level fault."""
     if fault == "truncated":
         cut = page.body.find(b"<", len(page.body) // 2)
-        body = page.body[: cut + 4] if cut >= 0 else page.body[: len(page.body) // 2]
+        body = page.body[: cut + 2] if cut >= 0 else page.body[: len(page.body) // 2]
         return Page(page.status, body, page.content_type)
     if fault == "wrong_charset":
         body = page.body.decode("utf-8").encode("cp1252", errors="replace")

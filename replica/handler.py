@@ -124,8 +124,8 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
         if cacheable:
             headers.update(page.cache_headers())
             if self.not_modified(page):
+                self.record(304, 0, None)  # logged before sending: a client may look right after
                 self.send_head(304, headers)
-                self.record(304, 0, None)
                 return
             if page.content_type.startswith("text/") and "gzip" in self.headers.get(
                 "Accept-Encoding", ""
@@ -136,9 +136,10 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
             headers["Vary"] = "Accept-Encoding"
         headers["Content-Type"] = page.content_type
         headers["Content-Length"] = str(len(body))
+        self.record(page.status, 0 if head else len(body), fault)
         self.send_head(page.status, headers)
-        sent = 0 if head else self.write(body)
-        self.record(page.status, sent, fault)
+        if not head:
+            self.write(body)
 
     def not_modified(self, page: Page) -> bool:
         tags = self.headers.get("If-None-Match")

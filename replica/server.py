@@ -115,6 +115,15 @@ class ReplicaServer:
             raise RuntimeError("replica: start() the server before asking for URLs")
         return state.base_url
 
+    def languages(self, site_id: str) -> list[str]:
+        """The site's languages; the first is the language of unprefixed paths."""
+        return list(self._state(site_id).profile.languages)
+
+    def listing_paths(self, site_id: str) -> list[str]:
+        """The news listing path of each language (`/news`, `/en/news`...)."""
+        state = self._state(site_id)
+        return [state.listing_path(lang) for lang in state.profile.languages]
+
     def sites_toml(self) -> str:
         """A sites file (the `[[site]]` format of the registry) for the running replica."""
         chunks = []

@@ -20,7 +20,7 @@ def test_default_sites_and_counts(replica: ReplicaServer) -> None:
         "mali": 20,
         "mena": 19,
         "brazil": 15,
-        "colombia": 14,
+        "colombia": 17,
         "southsudan": 11,
     }
     types = Counter(r.type for r in replica.releases())

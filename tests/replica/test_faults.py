@@ -74,7 +74,7 @@ def test_wrong_charset_header_labels_utf8_as_latin1(site: tuple[ReplicaServer, s
 
 
 def test_huge_page_is_fifty_megabytes(site: tuple[ReplicaServer, str]) -> None:
-    server, base = site
+    server, _base = site
     server.set_fault("mali", "/news/", "huge")
     url = server.releases("mali")[0].url
     total = 0

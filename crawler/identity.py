@@ -9,7 +9,6 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 # Query parameters that never change what a page shows (tracking, share widgets).
 NOISE_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|_ga|ref|share|s)$", re.I)
-DUPLICATE_SLUG = re.compile(r"-\d$")  # Drupal's "-0", "-1" suffix for a re-used title slug
 ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ـ": None})
 
 
@@ -26,14 +25,14 @@ def canonical_url(url: str) -> str:
 
 
 def identity_key(url: str) -> str:
-    """What stays the same across http/https, www/bare, trailing slash, query noise and `-0` slugs."""
+    """What stays the same across http/https, www/bare, trailing slash and query noise.
+
+    Drupal's `-0` slug suffix is kept: it marks a *different* node whose title gave the same
+    alias. When it is a re-post of the same release, the store links it by content instead.
+    """
     parts = urlsplit(canonical_url(url))
     host = parts.netloc.removeprefix("www.")
-    path = unquote(parts.path).lower()
-    head, _, last = path.rpartition("/")
-    if DUPLICATE_SLUG.search(last) and not last.replace("-", "").isdigit():
-        last = DUPLICATE_SLUG.sub("", last)
-    return f"{host}{head}/{last}"
+    return host + unquote(parts.path).lower()
 
 
 def release_id(site: str, url: str, node_id: str | None = None, lang: str | None = None) -> str:

@@ -78,6 +78,7 @@ releases = Table(
     Column("last_crawled", UtcDateTime(), nullable=False),
     Index("ix_releases_sort", "published", "first_seen"),
     Index("ix_releases_updated", "updated"),
+    Index("ix_releases_site_hash", "site", "content_hash"),
 )
 
 release_urls = Table(

@@ -254,6 +254,10 @@ class Store:
             existing = conn.execute(
                 select(releases.c.id, releases.c.content_hash).where(releases.c.id == rid)
             ).first()
+            if existing is None and (twin := self._same_content(conn, item.site, digest)):
+                # A re-post of a known release under another URL (e.g. a `-0` slug): an alias.
+                self._remember_urls(conn, twin, [item.url, item.fetched_url])
+                return None
             if existing is None:
                 conn.execute(insert(releases).values(id=rid, first_seen=now, updated=now, **values))
                 kind: str | None = "new"
@@ -295,6 +299,13 @@ class Store:
             "content_hash": digest,
             "raw_html": zlib.compress(item.raw_html.encode("utf-8"), 6),
         }
+
+    @staticmethod
+    def _same_content(conn: Connection, site: str, digest: str) -> str | None:
+        row = conn.execute(
+            select(releases.c.id).where(releases.c.site == site, releases.c.content_hash == digest)
+        ).first()
+        return str(row.id) if row else None
 
     @staticmethod
     def _remember_urls(conn: Connection, rid: str, urls: Iterable[str]) -> None:

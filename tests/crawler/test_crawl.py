@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.identity import identity_key
+from crawler.identity import canonical_url
 from crawler.store import ReleaseQuery, Store, StoredRelease
 from replica import ReplicaServer
 from tests.helpers import iomwatch, write_config
@@ -33,7 +33,7 @@ def config(replica: ReplicaServer, store_url: str, tmp_path: Path) -> Path:
 def stored(store_url: str) -> dict[str, StoredRelease]:
     store = Store(store_url)
     try:
-        return {identity_key(r.url): r for r in store.query_releases(ReleaseQuery(), limit=10_000)}
+        return {canonical_url(r.url): r for r in store.query_releases(ReleaseQuery(), limit=10_000)}
     finally:
         store.close()
 
@@ -50,7 +50,7 @@ def test_full_then_idle_then_one_new(replica: ReplicaServer, config: Path, store
     truth = replica.releases()
     assert len(found) == len(truth)
     for expected in truth:
-        got = found[identity_key(expected.url)]
+        got = found[canonical_url(expected.url)]
         assert got.title == expected.title, expected.url
         assert got.lang == expected.lang, expected.url
         assert got.type == expected.type, expected.url

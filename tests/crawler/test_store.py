@@ -118,6 +118,7 @@ def test_newest_first(store: Store) -> None:
             release(
                 url=f"https://mali.iom.int/news/r{day}",
                 published=datetime(2024, 1, day, tzinfo=UTC),
+                body_text=f"Communiqué du {day} janvier.",
             )
         )
     days = [r.published.day for r in store.query_releases(ReleaseQuery()) if r.published]
@@ -159,3 +160,14 @@ def test_migrations_are_idempotent_and_create_every_table(store_url: str) -> Non
         "alembic_version",
     } <= names
     first.close()
+
+
+def test_repost_under_dash_zero_slug_is_an_alias_not_an_alert(store: Store) -> None:
+    assert store.save_release(release()) == "new"
+    assert store.save_release(release(url="https://mali.iom.int/news/retour-gao-0")) is None
+    assert store.known_urls(["https://mali.iom.int/news/retour-gao-0"]) == {
+        "https://mali.iom.int/news/retour-gao-0"
+    }
+    other = release(url="https://mali.iom.int/news/retour-gao-1", body_text="Un autre communiqué.")
+    assert store.save_release(other) == "new"
+    assert store.release_count("mali") == 2

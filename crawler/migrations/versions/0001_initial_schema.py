@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 12:40:07.390483
+Create Date: 2026-11-22 12:40:43.426198
 """
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def upgrade() -> None:
     with op.batch_alter_table('releases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_releases_group_key'), ['group_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_releases_site'), ['site'], unique=False)
+        batch_op.create_index('ix_releases_site_hash', ['site', 'content_hash'], unique=False)
         batch_op.create_index('ix_releases_sort', ['published', 'first_seen'], unique=False)
         batch_op.create_index('ix_releases_updated', ['updated'], unique=False)
 
@@ -124,6 +125,7 @@ def downgrade() -> None:
     with op.batch_alter_table('releases', schema=None) as batch_op:
         batch_op.drop_index('ix_releases_updated')
         batch_op.drop_index('ix_releases_sort')
+        batch_op.drop_index('ix_releases_site_hash')
         batch_op.drop_index(batch_op.f('ix_releases_site'))
         batch_op.drop_index(batch_op.f('ix_releases_group_key'))
 

@@ -34,6 +34,7 @@ STORY_NAMES: dict[str, tuple[str, ...]] = {
     "pt": ("Yusmary", "Daniela", "Oriana"),
     "ar": ("فاطمة", "مريم", "هدى"),
 }
+ARABIC_NAMES = {"Rania Haddad": "رانيا حداد", "Omar Khalil": "عمر خليل"}
 PHOTOGRAPHERS = ("Alexander Bee", "Mireille Nana", "Javier Soto", "Hana Saleh", "Peter Okello")
 STORY_SETS = ((0, 1, 2, 3), (4, 5, 2), (0, 3, 4, 5))
 DATELINE_SEP = {"day_month": " – ", "weekday_ref": ", ", "es_dot": ".- ", "long": " – "}
@@ -66,12 +67,16 @@ def fill(template: str, facts: dict[str, Any], lang: str, profile: SiteProfile, 
         "topic": topic, "Topic": title_case(topic) if base == "en" else topic,
         "in_area": profile.areas[facts["area"]][lang], "place": profile.places[facts["place"]][lang],
         "in_country": profile.in_country[lang], "donor": DONORS[base][facts["donor"]],
-        "person": profile.people[facts["person"]], "role": ROLES[base][facts["role"]],
+        "person": _person(profile.people[facts["person"]], base), "role": ROLES[base][facts["role"]],
         "month": dates.month(day, lang), "name": STORY_NAMES[base][facts["name"]],
         "photographer": facts["photographer"],
     }  # fmt: skip
     text = contract(template.format(**values), lang)
     return " ".join(text.replace(" ,", ",").split())
+
+
+def _person(name: str, base: str) -> str:
+    return ARABIC_NAMES.get(name, name) if base == "ar" else name
 
 
 def dateline_for(profile: SiteProfile, lang: str, place: str, day: date, form: str) -> str:
@@ -127,7 +132,6 @@ def assemble(
     title: str | None = None,
 ) -> Version:
     """One language version: title, dateline + body + contact, teaser, image, attachments."""
-    b = bank(lang)
     paras = body if body is not None else body_for(kind, facts, lang, profile, day)
     place = profile.places[facts["place"]][lang]
     forms = profile.dateline_forms[lang]
@@ -146,18 +150,23 @@ def assemble(
         paragraphs=[*paras, profile.contact[lang]], teaser=teaser(capitalize(teaser_src)),
         date_mode="full", scope=facts["scope"] if profile.theme == "www" else "Local",
     )  # fmt: skip
+    version.dateline_sep = DATELINE_SEP.get(form, " – ")
+    add_media(version, profile, facts)
+    return version
+
+
+def add_media(version: Version, profile: SiteProfile, facts: dict[str, Any]) -> None:
+    """Lead image with caption and credit, and PDF attachments, under Drupal's files path."""
+    b, day, lang, node_id = bank(version.lang), version.published, version.lang, version.node_id
     month_dir = f"{day.year}-{day.month:02d}"
+    files = f"/sites/g/files/{profile.files_dir}/files"
     if facts["image"]:
-        version.image_path = f"/sites/g/files/{profile.files_dir}/files/styles/large/public/{month_dir}/photo-{node_id}.jpg"
+        version.image_path = f"{files}/styles/large/public/{month_dir}/photo-{node_id}.jpg"
         caption = fill(b["captions"][facts["caption"]], facts, lang, profile, day)
         version.caption = f"{caption} {fill(b['photo'], facts, lang, profile, day)}"
     if facts["attach"]:
         name = b["attachment"][node_id % len(b["attachment"])]
-        version.attachments = [
-            f"/sites/g/files/{profile.files_dir}/files/documents/{month_dir}/{name}-{node_id}.pdf"
-        ]
-    version.dateline_sep = DATELINE_SEP.get(form, " – ")
-    return version
+        version.attachments = [f"{files}/documents/{month_dir}/{name}-{node_id}.pdf"]
 
 
 def teaser(text: str, limit: int = 180) -> str:

@@ -46,22 +46,24 @@ def replica() -> Iterator[ReplicaServer]:
 
 
 def start_service(config: Path) -> subprocess.Popen[str]:
+    """The service with its output in a log file next to the config (a pipe could fill up)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOMWATCH_")}
+    log = (config.parent / "service.log").open("a")
     return subprocess.Popen(
         [sys.executable, "-m", "scheduler", "run", "--config", str(config)],
         cwd=ROOT,
         env=env,
         text=True,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
 
 
-def stop_service(proc: subprocess.Popen[str], bound: float) -> tuple[int, float, str]:
+def stop_service(proc: subprocess.Popen[str], bound: float, log: Path) -> tuple[int, float, str]:
     start = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=bound)
-    return proc.returncode, time.monotonic() - start, out
+    proc.wait(timeout=bound)
+    return proc.returncode, time.monotonic() - start, log.read_text()
 
 
 def test_run_publishes_new_releases_and_stops_cleanly(
@@ -104,7 +106,7 @@ def test_run_publishes_new_releases_and_stops_cleanly(
             60,
             "a crawl in progress",
         )
-        code, took, out = stop_service(proc, bound=40)
+        code, took, out = stop_service(proc, bound=40, log=tmp_path / "service.log")
         assert code == 0, out
         assert took < 30, f"SIGTERM took {took:.1f} s"
     finally:
@@ -123,6 +125,6 @@ def test_run_publishes_new_releases_and_stops_cleanly(
         ]
         assert store.count_releases(ReleaseQuery()) == total + 1
     finally:
-        code, _, out = stop_service(again, bound=40)
+        code, _, out = stop_service(again, bound=40, log=tmp_path / "service.log")
         store.close()
     assert code == 0, out

@@ -9,7 +9,6 @@ from scrapy.exceptions import DropItem
 
 from crawler import fields
 from crawler.boilerplate import extract_html, learn_html
-from crawler.dates import parse_dateline_date
 from crawler.items import Release
 from crawler.sanitize import plain_text
 
@@ -66,8 +65,6 @@ class BoilerplatePipeline(_SpiderPipeline):
         item.body_html = page.html
         item.summary = summarise(page.text)
         item.dateline = fields.parse_dateline(page.text)
-        if item.published is None and item.dateline is not None:
-            item.published = parse_dateline_date(page.text, item.lang, None)
         return item
 
 

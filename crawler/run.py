@@ -32,7 +32,9 @@ def crawl_sites(
     A site that fails is recorded as failed with its reason; the others complete.
     """
     settings = scrapy_settings(overrides, log_level=log_level)
-    process = CrawlerProcess(settings, install_root_handler=log_level != "NONE")
+    # The command line already configured logging (one handler, to stderr); Scrapy only sets levels.
+    logging.getLogger().setLevel(log_level)
+    process = CrawlerProcess(settings, install_root_handler=False)
     for site in sites:
         process.crawl(IomSpider, site=site)
     process.start()

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from crawler.store import Store
@@ -35,6 +35,7 @@ class CrawlSupervisor:
     running: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     last_result: dict[str, dict[str, object]] = field(default_factory=dict)
     stopping: bool = False
+    on_finished: Callable[[str], None] | None = None  # e.g. refresh the feeds' change cache
     _slots: asyncio.Semaphore | None = None
 
     @property
@@ -61,6 +62,8 @@ class CrawlSupervisor:
                 "exit": code,
                 "seconds": round(time.monotonic() - started, 2),
             }
+            if self.on_finished is not None:
+                self.on_finished(site_id)
             if code != 0 and not self.stopping:
                 raise CrawlFailed(f"crawl of site {site_id} exited with code {code}")
             return code

@@ -113,6 +113,7 @@ async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str |
         websub_hub=config.server.websub_hub,
         status=lambda: scheduler_status(scheduler, supervisor),
     )
+    supervisor.on_finished = lambda _site: app.state.service.invalidate()
     server = _Server(
         uvicorn.Config(
             app,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import scrapy
@@ -130,7 +131,9 @@ class IomSpider(scrapy.Spider):
             site=self.site.id,
             lang=lang,
             title=fields.parse_title(sel),
-            published=fields.parse_published(sel, lang, response.meta.get("listing_date")),
+            published=fields.parse_published(
+                sel, lang, response.meta.get("listing_date"), reference=datetime.now(UTC).date()
+            ),
             type=fields.parse_type(sel, url),
             country=self.site.country,
             region=self.site.region,

@@ -44,24 +44,25 @@ def main() -> None:
             data_dir=tmp_path,
         )
         wall, cpu = timed_crawl(config)
-        backfill = [r for r in replica.requests if not r.path.endswith("/robots.txt")]
+        pages = len([r for r in replica.requests if not r.path.endswith("/robots.txt")])
         store = Store(db)
         releases = store.release_count()
         store.close()
-        pages = len(backfill)
+        replica.reset_log()
+        idle_wall, idle_cpu = timed_crawl(config)
+        idle = replica.requests
+        listings = [r for r in idle if not r.path.endswith("/robots.txt")]
         print(f"backfill: {len(replica.site_ids)} sites, {pages} pages, {releases} releases stored")
         print(
-            f"backfill: {wall:.2f} s wall, {pages / wall:.1f} pages/s, {cpu * 1000 / pages:.1f} CPU ms per page "
-            f"(whole process incl. start-up: {cpu:.2f} s CPU)"
+            f"backfill: {wall:.2f} s wall, {pages / wall:.1f} pages/s, "
+            f"{cpu * 1000 / pages:.1f} CPU ms per page including process start-up ({cpu:.2f} s CPU), "
+            f"{(cpu - idle_cpu) * 1000 / (pages - len(listings)):.1f} CPU ms per page beyond start-up"
         )
-        replica.reset_log()
-        wall, cpu = timed_crawl(config)
-        idle = replica.requests
-        listing = [r for r in idle if not r.path.endswith("/robots.txt")]
         print(
-            f"idle re-check: {len(idle)} requests ({len(listing)} listings, "
-            f"{sum(r.status == 304 for r in idle)} answered 304), {sum(r.bytes_sent for r in idle)} bytes sent by the sites, "
-            f"{wall:.2f} s wall, {cpu:.2f} s CPU"
+            f"idle re-check: {len(idle)} requests ({len(listings)} listings + robots.txt), "
+            f"{sum(r.status == 304 for r in idle)} answered 304, "
+            f"{sum(r.bytes_sent for r in idle)} body bytes from the sites, "
+            f"{idle_wall:.2f} s wall, {idle_cpu:.2f} s CPU"
         )
     replica.stop()
 

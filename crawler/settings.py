@@ -54,6 +54,8 @@ IOMWATCH_DATABASE_URL = os.environ.get("IOMWATCH_DATABASE_URL", "sqlite:///./dat
 IOMWATCH_MAX_BACKFILL_PAGES = 5
 IOMWATCH_MAX_PAGES = 20
 IOMWATCH_EMIT_UPDATES = True
+IOMWATCH_RECHECK_DAYS = 14.0  # known releases this young are re-fetched to catch edits...
+IOMWATCH_RECHECK_HOURS = 24.0  # ...at most this often
 
 
 def crawl_settings(
@@ -68,6 +70,8 @@ def crawl_settings(
     obey_robots: bool = True,
     emit_updates: bool = True,
     timeout_seconds: int = 0,
+    recheck_days: float = 14.0,
+    recheck_hours: float = 24.0,
 ) -> dict[str, Any]:
     """Scrapy settings for one crawl, from the service's plain configuration values."""
     return {
@@ -82,4 +86,6 @@ def crawl_settings(
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrent_per_host,
         "ROBOTSTXT_OBEY": obey_robots,
         "CLOSESPIDER_TIMEOUT": timeout_seconds,
+        "IOMWATCH_RECHECK_DAYS": recheck_days,
+        "IOMWATCH_RECHECK_HOURS": recheck_hours,
     }

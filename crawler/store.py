@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -226,6 +226,24 @@ class Store:
             stmt = stmt.where(releases.c.site == site)
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    def due_for_recheck(
+        self, site: str, *, young: timedelta, every: timedelta, limit: int = 50
+    ) -> list[str]:
+        """URLs of this site's releases first seen within `young`, last fetched over `every` ago."""
+        now = utcnow()
+        stmt = (
+            select(releases.c.url)
+            .where(
+                releases.c.site == site,
+                releases.c.first_seen >= now - young,
+                releases.c.last_crawled <= now - every,
+            )
+            .order_by(releases.c.last_crawled)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [r.url for r in conn.execute(stmt)]
 
     def get_validators(self, url: str) -> tuple[str | None, str | None, bytes | None] | None:
         """ETag, Last-Modified and (robots.txt only) the body last seen for a URL."""

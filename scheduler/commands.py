@@ -59,6 +59,8 @@ def crawl_overrides(config: ServiceConfig, *, max_pages: int | None = None) -> d
         obey_robots=crawl.obey_robots,
         emit_updates=crawl.emit_updates,
         timeout_seconds=crawl.timeout_seconds,
+        recheck_days=crawl.recheck_days,
+        recheck_hours=crawl.recheck_hours,
     )
 
 

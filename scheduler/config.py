@@ -50,6 +50,8 @@ class CrawlConfig:
     user_agent: str = f"iomwatch/{VERSION} (+{CONTACT_URL})"
     obey_robots: bool = True
     emit_updates: bool = True
+    recheck_days: float = 14.0
+    recheck_hours: float = 24.0
     retention_days: int = 0
 
 

@@ -17,7 +17,7 @@ def write_config(
         f'sites_file = "{sites_file}"\n'
         f'data_dir = "{data_dir}"\n'
         f'[database]\nurl = "{database_url}"\n'
-        "[crawl]\ndownload_delay = 0\nmax_backfill_pages = 10\ndownload_timeout = 5\n"
+        "[crawl]\ndownload_delay = 0\nmax_backfill_pages = 10\ndownload_timeout = 3\n"
         "timeout_seconds = 120\n" + extra,
         encoding="utf-8",
     )

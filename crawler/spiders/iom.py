@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import charset_normalizer
 import scrapy
 from parsel import Selector
 from scrapy import signals
@@ -40,7 +41,13 @@ class IomSpider(scrapy.Spider):
     name = "iom"
 
     def __init__(
-        self, site: Site, store: Store, *, max_backfill_pages: int = 5, max_pages: int = 20
+        self,
+        site: Site,
+        store: Store,
+        *,
+        max_backfill_pages: int = 5,
+        max_pages: int = 20,
+        recheck: tuple[timedelta, timedelta] | None = None,
     ) -> None:
         super().__init__(name=self.name)
         self.site = site
@@ -50,8 +57,10 @@ class IomSpider(scrapy.Spider):
         self.template = SiteTemplate.from_state(store.load_template(site.id))
         self.pending_validators: dict[str, tuple[str | None, str | None]] = {}
         self.scheduled: set[str] = set()
+        self.resolved: set[str] = set()  # scheduled articles that got an item or an error
         self.listing_failures: list[str] = []
         self.listings_ok = 0
+        self.recheck = recheck
         self.run_id = store.start_run(site.id)
         self.allowed_domains = [site.host.split(":")[0]]
 
@@ -64,6 +73,10 @@ class IomSpider(scrapy.Spider):
             store,
             max_backfill_pages=settings.getint("IOMWATCH_MAX_BACKFILL_PAGES"),
             max_pages=settings.getint("IOMWATCH_MAX_PAGES"),
+            recheck=(
+                timedelta(days=settings.getfloat("IOMWATCH_RECHECK_DAYS")),
+                timedelta(hours=settings.getfloat("IOMWATCH_RECHECK_HOURS")),
+            ),
         )
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.on_closed, signal=signals.spider_closed)
@@ -72,6 +85,21 @@ class IomSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Request]:
         for path in self.site.listing_paths:
             yield self._listing_request(self.site.base_url + path, page=0)
+        for url in self._due_for_recheck():
+            self.scheduled.add(url)
+            yield Request(
+                url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                meta={"entry_url": url},
+            )
+
+    def _due_for_recheck(self) -> list[str]:
+        """Young known releases to fetch again: edits never show on an unchanged listing."""
+        if self.recheck is None or self.first_crawl:
+            return []
+        young, every = self.recheck
+        return self.store.due_for_recheck(self.site.id, young=young, every=every)
 
     def _listing_request(self, url: str, *, page: int) -> Request:
         return Request(
@@ -108,11 +136,12 @@ class IomSpider(scrapy.Spider):
             entry.url,
             callback=self.parse_article,
             errback=self.article_failed,
-            meta={"listing_date": entry.date_text, "listing_title": entry.title},
+            meta={"listing_date": entry.date_text, "entry_url": entry.url},
         )
 
     def parse_article(self, response: Response) -> Iterator[Release]:
         """An article page -> a Release with every field; the body is filled by the pipelines."""
+        self.resolved.add(response.meta.get("entry_url", response.url))
         if not isinstance(response, HtmlResponse):
             self.stats.inc_value("iomwatch/not_html")
             logger.warning("%s: %s is not an HTML page", self.site.id, response.url)
@@ -121,7 +150,7 @@ class IomSpider(scrapy.Spider):
 
     def build_release(self, response: HtmlResponse) -> Release:
         url = response.url
-        html = fields.decode_cloudflare_emails(response.text)
+        html = fields.decode_cloudflare_emails(page_text(response))
         sel = Selector(text=html) if html != response.text else response.selector
         lang = fields.parse_language(sel, url, self.site.languages)
         redirects = response.meta.get("redirect_urls") or [url]
@@ -157,6 +186,7 @@ class IomSpider(scrapy.Spider):
 
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        self.resolved.add(request.meta.get("entry_url", request.url))
         self.stats.inc_value("iomwatch/article_errors")
         logger.error(
             "%s: article %s failed: %s", self.site.id, request.url, _failure_reason(failure)
@@ -189,7 +219,11 @@ class IomSpider(scrapy.Spider):
             items=int(get("item_scraped_count", 0)),
             new=int(get("iomwatch/new", 0)),
             updated=int(get("iomwatch/updated", 0)),
-            errors=int(get("iomwatch/article_errors", 0))
+            # An article that got neither a response nor an error (a redirect loop ends in
+            # Scrapy's duplicate filter, silently) is an error too: else its listing's
+            # validators would be saved and the release hidden behind a 304 for good.
+            errors=len(self.scheduled - self.resolved)
+            + int(get("iomwatch/article_errors", 0))
             + len(self.listing_failures)
             + int(get("spider_exceptions/count", 0)),
             bytes=int(get("downloader/response_bytes", 0)),
@@ -203,3 +237,19 @@ def _failure_reason(failure: Failure) -> str:
     if response is not None:
         return f"HTTP {response.status}"
     return f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]  # type: ignore[union-attr]
+
+
+def page_text(response: TextResponse) -> str:
+    """The page as text; a body that is not in its declared charset is re-detected, not mangled."""
+    encoding = response.encoding
+    try:
+        return response.body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        best = charset_normalizer.from_bytes(response.body).best()
+        logger.warning(
+            "%s is not valid %s; decoded as %s",
+            response.url,
+            encoding,
+            best.encoding if best else "utf-8 with replacements",
+        )
+        return str(best) if best else response.text

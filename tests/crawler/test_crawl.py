@@ -111,3 +111,34 @@ def test_unreachable_site_says_so(tmp_path: Path, sqlite_store: Store) -> None:
     assert run.status == "failed"
     assert "refused" in (run.reason or "").lower()
     assert run.finished is not None and run.finished <= datetime.now(UTC)
+
+
+def test_edit_gives_one_update_and_noise_gives_none(
+    replica: ReplicaServer, store_url: str, tmp_path: Path
+) -> None:
+    sites = replica.write_sites_file(tmp_path / "sites.toml")
+    # recheck_hours = 0: every young known release is fetched again on each crawl
+    config = write_config(
+        tmp_path / "config.toml",
+        sites_file=sites,
+        database_url=store_url,
+        data_dir=tmp_path,
+        extra="recheck_hours = 0\n",
+    )
+    crawl(config, "--site", "mena")
+    store = Store(store_url)
+    before = len(store.events_since())
+    replica.touch_noise("mena")
+    crawl(config, "--site", "mena")
+    assert len(store.events_since()) == before, "view counters and related news are not edits"
+
+    target = next(r for r in replica.releases("mena") if r.lang == "ar")
+    replica.edit(target.url, body="طرابلس – تحديث: ارتفع عدد المستفيدين إلى 1200 شخص.")
+    crawl(config, "--site", "mena")
+    events = store.events_since()[before:]
+    assert [e.kind for e in events] == ["updated"]
+    edited = store.get_release(events[0].release_id)
+    assert edited is not None and "1200" in edited.body_text
+    crawl(config, "--site", "mena")
+    assert len(store.events_since()) == before + 1, "an edit is announced once"
+    store.close()

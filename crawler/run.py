@@ -32,9 +32,12 @@ def crawl_sites(
     A site that fails is recorded as failed with its reason; the others complete.
     """
     settings = scrapy_settings(overrides, log_level=log_level)
-    # The command line already configured logging (one handler, to stderr); Scrapy only sets levels.
-    logging.getLogger().setLevel(log_level)
-    process = CrawlerProcess(settings, install_root_handler=False)
+    # The command line already configured logging (one handler, to stderr): Scrapy adds none,
+    # and the level is set after Scrapy's own logging set-up.
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(log_level)
+    process = CrawlerProcess(settings)
     for site in sites:
         process.crawl(IomSpider, site=site)
     process.start()

@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Libraries' start-up chatter stays out of a log that runs for months.
+    for noisy in ("alembic", "apscheduler", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from scheduler import commands
 
     handler = getattr(commands, f"cmd_{args.command}")

@@ -65,7 +65,7 @@ class CrawlSupervisor:
             if self.on_finished is not None:
                 self.on_finished(site_id)
             if code != 0 and not self.stopping:
-                raise CrawlFailed(f"crawl of site {site_id} exited with code {code}")
+                raise CrawlFailed(f"crawl of site {site_id} failed: {self._reason(site_id, code)}")
             return code
 
     async def _wait(self, site_id: str, proc: asyncio.subprocess.Process) -> int:
@@ -89,6 +89,15 @@ class CrawlSupervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
+
+    def _reason(self, site_id: str, code: int) -> str:
+        """Why the crawl failed, as its child recorded it (e.g. the site is unreachable)."""
+        store = Store(self.database_url, migrate=False)
+        try:
+            runs = store.runs(site_id, limit=1)
+        finally:
+            store.close()
+        return (runs[0].reason if runs and runs[0].reason else None) or f"exit code {code}"
 
     def _abandon(self, site_id: str, reason: str) -> None:
         store = Store(self.database_url, migrate=False)

@@ -400,6 +400,37 @@ class Store:
             result = conn.execute(stmt.values(status="failed", reason=reason, finished=utcnow()))
             return int(result.rowcount)
 
+    def raw_pages(self, site: str) -> Iterator[tuple[str, str, str | None, str]]:
+        """(id, url, title, raw HTML) of a site's releases, oldest first: to rebuild its template."""
+        stmt = (
+            select(releases.c.id, releases.c.url, releases.c.title, releases.c.raw_html)
+            .where(releases.c.site == site)
+            .order_by(releases.c.first_seen, releases.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        for row in rows:
+            if row.raw_html:
+                yield row.id, row.url, row.title, zlib.decompress(row.raw_html).decode("utf-8")
+
+    def refresh_body(self, rid: str, *, body_text: str, body_html: str, summary: str) -> bool:
+        """Replace a body after a template rebuild, silently: a better cleaning is not an edit."""
+        with self.engine.begin() as conn:
+            title = conn.execute(select(releases.c.title).where(releases.c.id == rid)).scalar_one()
+            digest = content_hash(title, body_text)
+            done = conn.execute(
+                update(releases)
+                .where(releases.c.id == rid, releases.c.content_hash != digest)
+                .values(
+                    body_text=body_text,
+                    body_html=body_html,
+                    summary=summary,
+                    content_hash=digest,
+                    search_text=fold(" ".join(filter(None, [title, summary, body_text]))),
+                )
+            )
+            return bool(done.rowcount)
+
     def load_template(self, site: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(

@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     sites_sub = sites.add_subparsers(dest="sites_command", required=True)
     sites_list = sites_sub.add_parser("list", help="list the configured sites")
     sites_list.add_argument("--config")
+    templates = sub.add_parser("templates", help="learned boilerplate templates")
+    templates_sub = templates.add_subparsers(dest="templates_command", required=True)
+    rebuild = templates_sub.add_parser(
+        "rebuild", help="re-learn from stored pages, re-clean bodies"
+    )
+    rebuild.add_argument("--config")
+    rebuild.add_argument("--site", action="append", default=[])
     status = sub.add_parser("status", help="per-site crawl history")
     status.add_argument("--config")
     demo = sub.add_parser("demo", help="local replica IOM sites + the whole service")

@@ -208,6 +208,21 @@ def cmd_sites(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates(args: argparse.Namespace) -> int:
+    """Rebuild the learned boilerplate template of the selected sites (all by default)."""
+    from crawler.templates import rebuild_template
+
+    config = load_config(args)
+    store = Store(config.database_url)
+    try:
+        for site in select_sites(load_sites(config.sites_file or None), args.site):
+            pages, changed = rebuild_template(store, site.id)
+            print(f"{site.id}: template rebuilt from {pages} pages; {changed} bodies re-cleaned")
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     config = load_config(args)
     store = Store(config.database_url)

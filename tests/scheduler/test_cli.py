@@ -10,7 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from crawler.store import Store
+from crawler.store import ReleaseQuery, Store
 from replica import ReplicaServer
 from tests.helpers import iomwatch, write_config
 
@@ -149,3 +149,19 @@ def test_demo_once_crawls_the_replica(tmp_path: Path) -> None:
     assert (
         Store(f"sqlite:///{tmp_path / 'demo' / 'iomwatch.db'}", migrate=False).release_count() > 50
     )
+
+
+def test_templates_rebuild_keeps_bodies_and_sends_no_event(
+    crawled: tuple[Path, ReplicaServer, str],
+) -> None:
+    config, _, db = crawled
+    store = Store(db, migrate=False)
+    events = len(store.events_since())
+    before = {r.id: r.body_text for r in store.query_releases(ReleaseQuery(), limit=1000)}
+    result = iomwatch("templates", "rebuild", "--config", str(config), "--site", "mena")
+    assert result.returncode == 0, result.stderr
+    assert "mena: template rebuilt from" in result.stdout
+    after = {r.id: r.body_text for r in store.query_releases(ReleaseQuery(), limit=1000)}
+    assert after.keys() == before.keys() and all(after.values())
+    assert len(store.events_since()) == events
+    assert store.load_template("mena") is not None

@@ -52,7 +52,7 @@ def build_scheduler(
         job_defaults={
             "coalesce": True,
             "max_instances": 1,
-            "misfire_grace_time": int(interval.total_seconds()),
+            "misfire_grace_time": max(1, int(interval.total_seconds())),
         },
     )
     now = datetime.now(UTC)

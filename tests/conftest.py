@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from crawler.store import Store
+from replica import ReplicaServer
 
 PG_URL = os.environ.get("IOMWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -55,3 +56,12 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     s = Store(f"sqlite:///{tmp_path / 'iomwatch.db'}")
     yield s
     s.close()
+
+
+@pytest.fixture
+def replica() -> Iterator[ReplicaServer]:
+    """Every replica site, started on loopback for one test."""
+    server = ReplicaServer()
+    server.start()
+    yield server
+    server.stop()

@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 
 from replica import ReplicaServer
-from tests.helpers import ROOT
-from tests.scheduler.test_service import free_port
+from tests.helpers import ROOT, free_port
 
 DOCKERFILE = ROOT / "Dockerfile"
 

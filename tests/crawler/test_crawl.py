@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,14 +11,6 @@ from crawler.identity import canonical_url
 from crawler.store import ReleaseQuery, Store, StoredRelease
 from replica import ReplicaServer
 from tests.helpers import iomwatch, write_config
-
-
-@pytest.fixture
-def replica() -> Iterator[ReplicaServer]:
-    server = ReplicaServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from crawler.store import ReleaseQuery, Store
 from replica import ReplicaServer
-from tests.helpers import ROOT, write_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import ROOT, free_port, write_config
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
@@ -35,14 +27,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-@pytest.fixture
-def replica() -> Iterator[ReplicaServer]:
-    server = ReplicaServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def start_service(config: Path) -> subprocess.Popen[str]:

@@ -1,0 +1,104 @@
+"""The store's value types: the filter vocabulary, stored releases, crawl runs, events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+FILTER_KEYS = ("site", "country", "region", "lang", "type", "q")
+
+
+@dataclass(frozen=True)
+class ReleaseQuery:
+    """The one filter vocabulary of feeds, subscriptions and webhooks: OR within a key, AND across."""
+
+    site: tuple[str, ...] = ()
+    country: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    lang: tuple[str, ...] = ()
+    type: tuple[str, ...] = ()
+    q: tuple[str, ...] = ()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Sequence[str]]) -> ReleaseQuery:
+        return cls(**{k: tuple(v for v in values.get(k, ()) if v) for k in FILTER_KEYS})
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, k) for k in FILTER_KEYS)
+
+    def as_params(self) -> list[tuple[str, str]]:
+        """Query-string pairs in a stable order (for links, cache keys, OPML)."""
+        return [(k, v) for k in FILTER_KEYS for v in getattr(self, k)]
+
+
+@dataclass(frozen=True)
+class StoredRelease:
+    """A release as the store returns it (raw HTML left out; see `Store.raw_html`)."""
+
+    id: str
+    site: str
+    url: str
+    group_key: str
+    lang: str
+    country: str | None
+    region: str | None
+    type: str
+    title: str | None
+    published: datetime | None
+    dateline: str | None
+    body_text: str
+    body_html: str
+    summary: str
+    image_url: str | None
+    attachments: list[str]
+    translations: dict[str, str]
+    content_hash: str
+    first_seen: datetime
+    updated: datetime
+
+    @property
+    def sort_date(self) -> datetime:
+        """Newest-first ordering key: IOM's date when known, else when we first saw it."""
+        return self.published or self.first_seen
+
+
+@dataclass
+class RunStats:
+    """Counters of one crawl of one site."""
+
+    pages: int = 0
+    not_modified: int = 0
+    items: int = 0
+    new: int = 0
+    updated: int = 0
+    errors: int = 0
+    bytes: int = 0
+    coverage: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrawlRun:
+    id: int
+    site: str
+    started: datetime
+    finished: datetime | None
+    status: str
+    reason: str | None
+    pages: int
+    not_modified: int
+    items: int
+    new: int
+    updated: int
+    errors: int
+    bytes: int
+    duration: float | None
+    coverage: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    release_id: str
+    kind: str
+    created_at: datetime

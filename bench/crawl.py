@@ -51,6 +51,9 @@ def main() -> None:
         replica.reset_log()
         idle_wall, idle_cpu = timed_crawl(config)
         idle = replica.requests
+        store = Store(db)
+        received = sum(store.runs(site, limit=1)[0].bytes for site in replica.site_ids)
+        store.close()
         listings = [r for r in idle if not r.path.endswith("/robots.txt")]
         print(f"backfill: {len(replica.site_ids)} sites, {pages} pages, {releases} releases stored")
         print(
@@ -61,7 +64,7 @@ def main() -> None:
         print(
             f"idle re-check: {len(idle)} requests ({len(listings)} listings + robots.txt), "
             f"{sum(r.status == 304 for r in idle)} answered 304, "
-            f"{sum(r.bytes_sent for r in idle)} body bytes from the sites, "
+            f"{sum(r.bytes_sent for r in idle)} body bytes, {received} bytes received with headers, "
             f"{idle_wall:.2f} s wall, {idle_cpu:.2f} s CPU"
         )
     replica.stop()

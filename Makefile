@@ -29,6 +29,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy crawler scheduler feeds replica
 	$(BIN)/hadolint Dockerfile
 
 test: $(STAMP) browser

@@ -84,11 +84,7 @@ def _like_term(word: str) -> str:
 def query_clause(query: ReleaseQuery) -> Any:
     """The SQL condition of a ReleaseQuery (OR within a key, AND across keys)."""
     parts: list[Any] = []
-    for key in ("site", "lang", "type"):
-        values = [v.lower() for v in getattr(query, key)]
-        if values:
-            parts.append(func.lower(releases.c[key]).in_(values))
-    for key in ("country", "region"):
+    for key in ("site", "lang", "type", "country", "region"):
         values = [v.lower() for v in getattr(query, key)]
         if values:
             parts.append(func.lower(releases.c[key]).in_(values))

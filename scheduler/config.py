@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crawler.records import FILTER_KEYS
 from scheduler.exceptions import ConfigError
 
 VERSION = "0.1.0"
 CONTACT_URL = "https://github.com/iomwatch/iomwatch"
-FILTER_KEYS = ("site", "country", "region", "lang", "type", "q")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scheduler.config import ServiceConfig
+
+if TYPE_CHECKING:
+    from replica import ReplicaServer
 
 logger = logging.getLogger(__name__)
 PUBLISH_EVERY_SECONDS = 120.0
@@ -38,13 +42,13 @@ def demo_config_text(config: ServiceConfig, sites_file: Path, port: int, data_di
     )
 
 
-def _publisher(server: object, stop: threading.Event) -> None:
+def _publisher(server: ReplicaServer, stop: threading.Event) -> None:
     """Publishes one new release on a replica site every couple of minutes."""
     count = 0
-    site_ids: list[str] = server.site_ids  # type: ignore[attr-defined]
+    site_ids = server.site_ids
     while not stop.wait(PUBLISH_EVERY_SECONDS):
         site_id = site_ids[count % len(site_ids)]
-        release = server.publish(site_id)  # type: ignore[attr-defined]
+        release = server.publish(site_id)
         logger.info("demo: published %s on replica site %s", release.url, site_id)
         count += 1
 

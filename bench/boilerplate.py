@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.boilerplate import SiteTemplate, clean_text_corpus, extract_html, learn_html
-from crawler.boilerplate_text import split_lines
+from crawler.boilerplate.text import split_lines
 
 DEFAULT_PAGES = Path(__file__).resolve().parents[2] / "shared" / "iom-dev" / "pages.jsonl"
 

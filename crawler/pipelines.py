@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem
 
-from crawler import fields
 from crawler.boilerplate import extract_html, learn_html
 from crawler.items import Release
-from crawler.sanitize import plain_text
+from crawler.parsing import fields
+from crawler.parsing.sanitize import plain_text
+from crawler.parsing.text import summarise
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -20,17 +21,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_CHARS = 300
 COVERED_FIELDS = ("title", "published", "dateline", "image_url", "translations", "body_text")
-
-
-def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
-    """The first paragraph, cut at a word boundary: what a feed reader shows as the teaser."""
-    first = next((p.strip() for p in text.split("\n") if p.strip()), "")
-    if len(first) <= limit:
-        return first
-    cut = first[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:–-") + "…"
 
 
 class _SpiderPipeline:

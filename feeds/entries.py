@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from crawler.sanitize import plain_text, sanitize_html
+from crawler.parsing.sanitize import plain_text, sanitize_html
+from crawler.parsing.text import SUMMARY_CHARS, shorten
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,7 +30,6 @@ TYPE_LABELS = {
     "statement": "Statement",
 }
 TITLE_FALLBACK_CHARS = 80
-SUMMARY_CHARS = 300
 CATEGORY_KEYS = ("site", "country", "region", "type")
 
 
@@ -129,14 +129,6 @@ def _mime(url: str, default: str) -> str:
     return guessed or default
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
-    return cut.rstrip(" ,;:.-—") + "…"
-
-
 def entry_title(release: StoredRelease, name: str) -> str:
     """The release title as plain text; stories without one get a title built from what we have."""
     title = " ".join(plain_text(release.title).split())
@@ -144,7 +136,7 @@ def entry_title(release: StoredRelease, name: str) -> str:
         return title
     summary = plain_text(release.summary) or release.body_text
     if summary.strip():
-        return _shorten(summary, TITLE_FALLBACK_CHARS)
+        return shorten(summary, TITLE_FALLBACK_CHARS)
     day = (release.published or release.first_seen).date().isoformat()
     label = TYPE_LABELS.get(release.type, "Release")
     return f"{label} — {name}, {day}"
@@ -194,7 +186,7 @@ def make_entry(release: StoredRelease, *, base_url: str, site: Site | None = Non
         permalink=link,
         url=web_url(release.url) or link,
         title=entry_title(release, name),
-        summary=_shorten(plain_text(release.summary) or release.body_text, SUMMARY_CHARS),
+        summary=shorten(plain_text(release.summary) or release.body_text, SUMMARY_CHARS),
         content_html=_content_html(release),
         content_text=release.body_text,
         lang=release.lang,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from crawler.sanitize import sanitize_html
+from crawler.parsing.sanitize import sanitize_html
 from feeds.catalog import FORMATS, feed_url
 from feeds.entries import site_name
 from feeds.filters import query_string

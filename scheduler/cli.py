@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crawler.exceptions import CrawlerError
-from crawler.records import FILTER_KEYS
+from crawler.store.records import FILTER_KEYS
 from scheduler.exceptions import SchedulerError
 
 logger = logging.getLogger("iomwatch")

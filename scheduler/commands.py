@@ -128,7 +128,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from crawler.clean import run_clean
+    from crawler.boilerplate.clean import run_clean
 
     return run_clean(list(args.files), args.out, sys.stdout, sys.stderr)
 
@@ -210,7 +210,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
 
 def cmd_templates(args: argparse.Namespace) -> int:
     """Rebuild the learned boilerplate template of the selected sites (all by default)."""
-    from crawler.templates import rebuild_template
+    from crawler.boilerplate.rebuild import rebuild_template
 
     config = load_config(args)
     store = Store(config.database_url)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crawler.records import FILTER_KEYS
+from crawler.store.records import FILTER_KEYS
 from scheduler.exceptions import ConfigError
 
 VERSION = "0.1.0"

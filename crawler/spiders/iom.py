@@ -1,7 +1,7 @@
 """The IOM spider: listings (with the Drupal pager) until known releases, then article pages.
 
 One spider instance crawls one site. Each field of a release has its own parse function in
-`crawler.fields`; this module only walks pages and assembles the Release item.
+`crawler.parsing.fields`; this module only walks pages and assembles the Release item.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from scrapy import signals
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler import fields
 from crawler.boilerplate import SiteTemplate, learn_html
-from crawler.fields import ListingEntry
-from crawler.identity import canonical_url
 from crawler.items import Release
 from crawler.middlewares import CONDITIONAL
+from crawler.parsing import fields
+from crawler.parsing.fields import ListingEntry
+from crawler.parsing.urls import canonical_url
 from crawler.store import RunStats, Store
 
 if TYPE_CHECKING:

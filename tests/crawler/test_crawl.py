@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.identity import canonical_url
+from crawler.parsing.urls import canonical_url
 from crawler.store import ReleaseQuery, Store, StoredRelease
 from replica import ReplicaServer
 from tests.helpers import iomwatch, write_config

@@ -1,10 +1,10 @@
-"""Alembic environment: runs on the connection handed over by `crawler.migrations.upgrade`."""
+"""Alembic environment: runs on the connection handed over by `crawler.store.migrations.upgrade`."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from crawler.schema import metadata
+from crawler.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic revision --autogenerate` from the command line

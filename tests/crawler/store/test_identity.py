@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.identity import canonical_url, content_hash, fold, identity_key, release_id
+from crawler.parsing.urls import canonical_url, identity_key
+from crawler.store.identity import content_hash, fold_for_search, release_id
 
 SAME_RELEASE = [
     "https://www.iom.int/news/iom-resumes-flights",
@@ -64,4 +65,4 @@ def test_content_hash_ignores_whitespace_only() -> None:
     ],
 )
 def test_fold_makes_queries_match(text: str, query: str) -> None:
-    assert fold(query) in fold(text)
+    assert fold_for_search(query) in fold_for_search(text)

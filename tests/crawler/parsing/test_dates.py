@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from crawler.dates import fold, parse_date, parse_dateline_date, search_date
+from crawler.parsing.dates import fold_date_text, parse_date, parse_dateline_date, search_date
 
 
 def utc(*parts: int) -> datetime:
@@ -129,8 +129,8 @@ def test_search_date_reports_position() -> None:
 
 def test_fold_keeps_length_and_normalises_digits() -> None:
     text = "Décembre ٢٠٢٤ أيار"
-    assert len(fold(text)) == len(text)
-    assert fold(text) == "decembre 2024 ايار"
+    assert len(fold_date_text(text)) == len(text)
+    assert fold_date_text(text) == "decembre 2024 ايار"
 
 
 DATELINE_CASES = [

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from parsel import Selector
 
-from crawler import fields
-from crawler.fields import ListingEntry
-from crawler.identity import canonical_url
+from crawler.parsing import fields
+from crawler.parsing.fields import ListingEntry
+from crawler.parsing.urls import canonical_url
 from crawler.sites import Site, load_sites
 from replica import ReplicaRelease, ReplicaServer
 from replica.sites import SITES
 
-SAVED = Path(__file__).parent.parent / "fixtures" / "replica"
+SAVED = Path(__file__).resolve().parents[2] / "fixtures" / "replica"
 MAX_LISTING_PAGES = 60
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crawler.exceptions import StoreError
-from crawler.identity import content_hash, fold, release_id, translation_group
 from crawler.items import Release
-from crawler.records import (
+from crawler.store.identity import content_hash, fold_for_search, release_id, translation_group
+from crawler.store.records import (
     FILTER_KEYS,
     CrawlRun,
     Event,
@@ -28,7 +28,7 @@ from crawler.records import (
     RunStats,
     StoredRelease,
 )
-from crawler.schema import (
+from crawler.store.schema import (
     crawl_runs,
     events,
     http_validators,
@@ -90,7 +90,7 @@ def query_clause(query: ReleaseQuery) -> Any:
             parts.append(func.lower(releases.c[key]).in_(values))
     terms = []
     for q in query.q:
-        words = fold(q).split()
+        words = fold_for_search(q).split()
         if words:
             terms.append(
                 and_(*(releases.c.search_text.like(_like_term(w), escape="\\") for w in words))
@@ -111,7 +111,7 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the latest Alembic revision."""
-        from crawler.migrations import upgrade
+        from crawler.store.migrations import upgrade
 
         try:
             upgrade(self.engine)
@@ -230,7 +230,9 @@ class Store:
             "attachments": json.dumps(item.attachments),
             "last_crawled": now,
             "translations": json.dumps(item.translations, ensure_ascii=False),
-            "search_text": fold(" ".join(filter(None, [item.title, item.summary, item.body_text]))),
+            "search_text": fold_for_search(
+                " ".join(filter(None, [item.title, item.summary, item.body_text]))
+            ),
             "content_hash": digest,
             "raw_html": zlib.compress(item.raw_html.encode("utf-8"), 6),
         }
@@ -343,7 +345,9 @@ class Store:
                     body_html=body_html,
                     summary=summary,
                     content_hash=digest,
-                    search_text=fold(" ".join(filter(None, [title, summary, body_text]))),
+                    search_text=fold_for_search(
+                        " ".join(filter(None, [title, summary, body_text]))
+                    ),
                 )
             )
             return bool(done.rowcount)

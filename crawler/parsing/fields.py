@@ -1,7 +1,7 @@
 """One small parser per Release field, over a parsel Selector of an IOM (Drupal) page.
 
 Every function tolerates hostile input: broken HTML, missing elements, odd URLs give
-None, [] or {} — never an exception. Selectors live in `crawler.xpaths`.
+None, [] or {} — never an exception. Selectors live in `crawler.parsing.xpaths`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from crawler import xpaths as X
-from crawler.cfemail import decode_cfemail, decode_cloudflare_emails
-from crawler.dateline import parse_dateline
-from crawler.dates import fold, parse_date, parse_dateline_date
-from crawler.listing import ListingEntry, parse_listing
+from crawler.parsing import xpaths as X
+from crawler.parsing.cfemail import decode_cfemail, decode_cloudflare_emails
+from crawler.parsing.dateline import parse_dateline
+from crawler.parsing.dates import fold_date_text, parse_date, parse_dateline_date
+from crawler.parsing.listing import ListingEntry, parse_listing
+from crawler.parsing.text import node_text, phrases
+from crawler.parsing.urls import absolute, safe_canonical, same_host
 from crawler.sites import KNOWN_LANGUAGES
-from crawler.urls import absolute, safe_canonical, same_host
 
 if TYPE_CHECKING:
     from parsel import Selector
@@ -62,20 +63,15 @@ TITLE_SEPARATOR = re.compile(r"\s+[|–—-]\s+")
 MAX_META_TEXT = 200
 
 
-def _phrases(text: str) -> list[str]:
-    """`a|b|c` -> ["a", "b", "c"]: keeps the label tables below readable."""
-    return [p.strip() for p in text.split("|")]
-
-
 GENERIC_TITLES = frozenset(
-    _phrases(
+    phrases(
         "story|stories|histoire|histoires|historia|historias|news|actualites|noticias|noticia"
         "|home|accueil|inicio|press release|communique"
     )
 )
 TYPE_LABELS: dict[str, str] = {
     **dict.fromkeys(
-        _phrases(
+        phrases(
             "press release|press releases|joint press release|communique de presse"
             "|communiques de presse|communique|communiques|comunicado de prensa"
             "|comunicados de prensa|comunicado|comunicados|comunicado de imprensa"
@@ -84,17 +80,17 @@ TYPE_LABELS: dict[str, str] = {
         "press_release",
     ),
     **dict.fromkeys(
-        _phrases(
+        phrases(
             "news|latest news|actualites|actualite|nouvelles|noticias|noticia|اخبار|خبر|الاخبار"
         ),
         "news",
     ),
     **dict.fromkeys(
-        _phrases("story|stories|histoire|histoires|historia|historias|recit|recits|قصة|قصص"),
+        phrases("story|stories|histoire|histoires|historia|historias|recit|recits|قصة|قصص"),
         "story",
     ),
     **dict.fromkeys(
-        _phrases(
+        phrases(
             "statement|statements|official statement|official statements|declaration"
             "|declarations|declaration officielle|declaracion|declaraciones|declaracao"
             "|declaracoes|بيان|بيانات"
@@ -109,11 +105,6 @@ URL_TYPES = (
     (re.compile(r"/(?:press-releases?|communiques?|comunicados?)/"), "press_release"),
 )
 ATTACHMENT_EXT = re.compile(r"\.(?:pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|epub)$", re.I)
-
-
-def _text(node: Selector) -> str:
-    """The normalised text content of a node."""
-    return node.xpath("normalize-space(.)").get() or ""
 
 
 def _first(sel: Selector, queries: tuple[str, ...] | str) -> str | None:
@@ -178,11 +169,11 @@ def parse_language(sel: Selector, url: str, site_languages: tuple[str, ...]) -> 
 
 def _site_names(sel: Selector) -> set[str]:
     """Folded names the page gives its site: og:site_name and the <title> suffix."""
-    names = {fold(v.strip()) for v in sel.xpath(X.OG_SITE_NAME).getall()}
+    names = {fold_date_text(v.strip()) for v in sel.xpath(X.OG_SITE_NAME).getall()}
     for title in sel.xpath(X.HTML_TITLE).getall():
         parts = TITLE_SEPARATOR.split(title.strip())
         if len(parts) > 1:
-            names.add(fold(parts[-1]))
+            names.add(fold_date_text(parts[-1]))
     return names - {""}
 
 
@@ -191,7 +182,7 @@ def _strip_site_suffix(title: str) -> str:
     text = " ".join(title.split())
     while separators := list(TITLE_SEPARATOR.finditer(text)):
         last = separators[-1]
-        if not ORG_WORDS.search(fold(text[last.end() :])):
+        if not ORG_WORDS.search(fold_date_text(text[last.end() :])):
             break
         text = text[: last.start()]
     return text
@@ -199,7 +190,7 @@ def _strip_site_suffix(title: str) -> str:
 
 def _is_not_title(candidate: str, site_names: set[str]) -> bool:
     """True for a site name, the organisation's name or a bare section label."""
-    folded = fold(candidate).strip(" .:-|")
+    folded = fold_date_text(candidate).strip(" .:-|")
     return (
         not folded
         or folded in site_names
@@ -210,10 +201,10 @@ def _is_not_title(candidate: str, site_names: set[str]) -> bool:
 
 def _is_body_start(sel: Selector, candidate: str) -> bool:
     """True when `candidate` is just the opening of the body (auto-titles of untitled stories)."""
-    stem = fold(candidate).rstrip(" .…")
+    stem = fold_date_text(candidate).rstrip(" .…")
     for query in X.FIRST_PARAGRAPHS:
         for para in sel.xpath(query):
-            text = fold(_text(para))
+            text = fold_date_text(node_text(para))
             if text and len(stem) >= 20 and text.startswith(stem):
                 return True
     return False
@@ -224,7 +215,7 @@ def parse_title(sel: Selector) -> str | None:
     names = _site_names(sel)
     for query in X.TITLE_H1:
         for node in sel.xpath(query):
-            text = _text(node)
+            text = node_text(node)
             if text and not _is_not_title(text, names):
                 return text
     for query in (X.OG_TITLE, X.HTML_TITLE):
@@ -260,7 +251,7 @@ def _visible_date(sel: Selector, lang: str | None) -> datetime | None:
     """A date printed in a date-ish element of the article (`Published Date: …`)."""
     for query in X.DATE_TEXT:
         for node in sel.xpath(query)[:20]:
-            text = _text(node)
+            text = node_text(node)
             if text and len(text) <= MAX_META_TEXT and (value := parse_date(text, lang)):
                 return value
     return None
@@ -271,7 +262,7 @@ def _body_start(sel: Selector) -> str:
     for query in X.BODY_CONTAINERS:
         for node in sel.xpath(query)[:1]:
             for para in node.xpath(".//p | .//div[not(.//p)]")[:5]:
-                if text := _text(para):
+                if text := node_text(para):
                     return text
     return ""
 
@@ -332,7 +323,7 @@ def parse_type(sel: Selector, url: str) -> str:
                     return kind
     for query in X.TYPE_LABELS:
         for node in sel.xpath(query)[:30]:
-            label = fold(node.get() if isinstance(node.root, str) else _text(node))
+            label = fold_date_text(node.get() if isinstance(node.root, str) else node_text(node))
             label = SCOPE_SUFFIX.sub("", label).strip()
             if label in TYPE_LABELS:
                 return TYPE_LABELS[label]

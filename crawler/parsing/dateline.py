@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import re
 
-from crawler.dates import DATELINE_HEAD, MONTH_RE, fold
-
-
-def _phrases(text: str) -> list[str]:
-    """`a|b|c` -> ["a", "b", "c"]."""
-    return [p.strip() for p in text.split("|")]
-
+from crawler.parsing.dates import DATELINE_HEAD, MONTH_RE, fold_date_text
+from crawler.parsing.text import phrases
 
 DATE_WORDS = re.compile(
     MONTH_RE + r"|\d|(?<![^\W\d_])(?:lundi|mardi|mercredi|jeudi|vendredi"
@@ -19,7 +14,7 @@ DATE_WORDS = re.compile(
     r"|hier|aujourd'hui|ayer|hoy|ontem|hoje)(?![^\W\d_])"
 )
 PLACE_CONNECTORS = frozenset(
-    _phrases("de|du|des|la|le|les|d'|l'|al|el|es|do|da|dos|das|del|los|las|y|e|et|au|aux|sur|en")
+    phrases("de|du|des|la|le|les|d'|l'|al|el|es|do|da|dos|das|del|los|las|y|e|et|au|aux|sur|en")
 )
 PLACE_JOINERS = frozenset(["/", "&", "-", "–"])
 MAX_PLACE_WORDS = 7
@@ -53,10 +48,10 @@ def parse_dateline(body_text: str) -> str | None:
         part = " ".join(raw.split()).rstrip(".")
         if not places and not _place_like(part):
             return None
-        if _place_like(part) and not DATE_WORDS.search(fold(part)):
+        if _place_like(part) and not DATE_WORDS.search(fold_date_text(part)):
             places.append(part)
             continue
-        if not DATE_WORDS.search(fold(part)):
+        if not DATE_WORDS.search(fold_date_text(part)):
             return None
         break
     return ", ".join(places) or None

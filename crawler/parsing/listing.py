@@ -6,9 +6,10 @@ import re
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from crawler import xpaths as X
-from crawler.dates import search_date
-from crawler.urls import absolute, safe_canonical, same_host
+from crawler.parsing import xpaths as X
+from crawler.parsing.dates import search_date
+from crawler.parsing.text import node_text
+from crawler.parsing.urls import absolute, safe_canonical, same_host
 
 if TYPE_CHECKING:
     from parsel import Selector
@@ -51,18 +52,13 @@ def is_article_url(url: str, page_url: str) -> bool:
     return bool(ARTICLE_PATH.match(path)) and not NOT_ARTICLE.search(path)
 
 
-def _text(node: Selector) -> str:
-    """The normalised text content of a node."""
-    return node.xpath("normalize-space(.)").get() or ""
-
-
 def _row_link(row: Selector, url: str) -> tuple[str, str | None] | None:
     """The row's article link (heading links first) and its text."""
     for query in X.ROW_TITLE_LINKS:
         for link in row.xpath(query):
             target = absolute(url, link.xpath("@href").get())
             if target and is_article_url(target, url):
-                text = _text(link) or (link.xpath("@title").get() or "").strip()
+                text = node_text(link) or (link.xpath("@title").get() or "").strip()
                 return target, None if not text or READ_MORE.match(text) else text
     return None
 
@@ -72,7 +68,7 @@ def _row_title(row: Selector, link_text: str | None) -> str | None:
     if link_text:
         return link_text
     for heading in row.xpath(".//h2 | .//h3 | .//h4 | .//*[contains(@class, 'title')]"):
-        if text := _text(heading):
+        if text := node_text(heading):
             return text
     return None
 
@@ -81,7 +77,7 @@ def _row_date(row: Selector, title: str | None) -> str | None:
     """The row's date as printed: <time>, a date-classed element, or a leading date in a line."""
     for query in X.ROW_DATE:
         for node in row.xpath(query)[:3]:
-            text = node.get() if isinstance(node.root, str) else _text(node)
+            text = node.get() if isinstance(node.root, str) else node_text(node)
             if text and text.strip():
                 return " ".join(text.split())
     for raw in row.xpath(".//text()").getall()[: MAX_ROW_TEXTS * 4]:
@@ -142,7 +138,7 @@ def _entries_from_links(sel: Selector, url: str) -> list[ListingEntry]:
         if target in seen:
             continue
         seen.add(target)
-        text = _text(link)
+        text = node_text(link)
         title: str | None = None if READ_MORE.match(text) else text or None
         date_text = None
         if len(entries) < MAX_ROW_SEARCHES:

@@ -190,7 +190,7 @@ class DateMatch(NamedTuple):
     end: int
 
 
-def fold(text: str) -> str:
+def fold_date_text(text: str) -> str:
     """Lower case, Latin accents and Arabic alef variants removed, digits made ASCII."""
     return text.translate(FOLD).lower()
 
@@ -281,7 +281,7 @@ def search_date(
     text: str, lang: str | None = None, *, day_first: bool | None = None
 ) -> DateMatch | None:
     """The leftmost full date (day, month and year) in `text`, by the fast regex path only."""
-    folded = fold(text)
+    folded = fold_date_text(text)
     pos = 0
     while (m := DATE_RE.search(folded, pos)) is not None:
         value = _from_match(m, lang, day_first)
@@ -349,7 +349,7 @@ def parse_date(
     if found is not None:
         return found.value
     if relative_to is not None:
-        value = _relative(fold(text), relative_to)
+        value = _relative(fold_date_text(text), relative_to)
         if value is not None:
             return value
     stripped = text.strip()
@@ -376,7 +376,7 @@ def parse_dateline_date(text: str, lang: str | None, reference: date | None) -> 
     """
     if not text:
         return None
-    start = fold(text.lstrip()[:240])
+    start = fold_date_text(text.lstrip()[:240])
     head_match = DATELINE_HEAD.match(start)
     head = head_match.group(1) if head_match else ""
     if head:

@@ -23,7 +23,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from crawler.sanitize import sanitize_html
+from crawler.parsing.sanitize import sanitize_html
 
 STATE_VERSION = 1
 MAX_FINGERPRINTS = 6000  # table size before pruning; ~20 bytes each in JSON

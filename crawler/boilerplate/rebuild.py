@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crawler.boilerplate import SiteTemplate, extract_html, learn_html
-from crawler.pipelines import summarise
+from crawler.parsing.text import summarise
 from crawler.store import Store
 
 

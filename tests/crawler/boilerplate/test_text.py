@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from crawler.boilerplate import clean_text_corpus
-from crawler.boilerplate_text import menu_block, norm, split_lines
+from crawler.boilerplate.text import menu_block, norm, split_lines
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "boilerplate" / "text"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "text"
 SITES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
 MENU_SITES = [
     "global-en", "global-fr", "global-es", "country-fr", "country-en", "country-es", "bih",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import crawler.schema
+import crawler.store.schema
 
 
 revision = '0001'
@@ -23,8 +23,8 @@ def upgrade() -> None:
     op.create_table('crawl_runs',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('site', sa.String(length=64), nullable=False),
-    sa.Column('started', crawler.schema.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('finished', crawler.schema.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('started', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('finished', crawler.store.schema.UtcDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('pages', sa.Integer(), nullable=False),
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('etag', sa.Text(), nullable=True),
     sa.Column('last_modified', sa.Text(), nullable=True),
     sa.Column('body', sa.LargeBinary(), nullable=True),
-    sa.Column('checked', crawler.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('checked', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('url')
     )
     op.create_table('operator_alerts',
@@ -54,7 +54,7 @@ def upgrade() -> None:
     sa.Column('site', sa.String(length=64), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('created_at', crawler.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
     sa.Column('resolved', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('region', sa.String(length=200), nullable=True),
     sa.Column('type', sa.String(length=32), nullable=False),
     sa.Column('title', sa.Text(), nullable=True),
-    sa.Column('published', crawler.schema.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('published', crawler.store.schema.UtcDateTime(timezone=True), nullable=True),
     sa.Column('dateline', sa.String(length=200), nullable=True),
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=False),
@@ -79,9 +79,9 @@ def upgrade() -> None:
     sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('raw_html', sa.LargeBinary(), nullable=True),
-    sa.Column('first_seen', crawler.schema.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated', crawler.schema.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('last_crawled', crawler.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_crawled', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('releases', schema=None) as batch_op:
@@ -95,7 +95,7 @@ def upgrade() -> None:
     sa.Column('site', sa.String(length=64), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('pages', sa.Integer(), nullable=False),
-    sa.Column('updated', crawler.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('site')
     )
     op.create_table('events',
@@ -103,7 +103,7 @@ def upgrade() -> None:
     sa.Column('release_id', sa.String(length=120), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', crawler.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', crawler.store.schema.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['release_id'], ['releases.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('release_id', 'kind', 'content_hash', name='uq_event_once')

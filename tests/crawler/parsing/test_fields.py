@@ -9,10 +9,10 @@ import pytest
 from parsel import Selector
 from scrapy.http import HtmlResponse
 
-from crawler import fields
-from crawler.fields import ListingEntry
+from crawler.parsing import fields
+from crawler.parsing.fields import ListingEntry
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "fields"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fields"
 
 # fixture -> (page URL, site languages)
 PAGES = {

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crawler.clean import run_clean
+from crawler.boilerplate.clean import run_clean
 
-TEXT = Path(__file__).resolve().parents[1] / "fixtures" / "boilerplate" / "text"
-HTML = Path(__file__).resolve().parents[1] / "fixtures" / "boilerplate" / "html"
+TEXT = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "text"
+HTML = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "html"
 
 
 def unlabelled(src: Path, dst: Path, newline: str = "\n", final: bool = False) -> tuple[str, str]:
@@ -101,7 +101,7 @@ def test_importable_from_a_fresh_interpreter(tmp_path: Path) -> None:
         "-\nWho We Are\nWHO WE AREThe organization is part of the United Nations system since 1951 and more words.\nAbout\nAbout\n- 2030 Agenda\nA title\nA body sentence that is the release itself.",
         encoding="utf-8",
     )
-    code = "import sys, pathlib; from crawler.clean import run_clean; sys.exit(run_clean([pathlib.Path(sys.argv[1])], None, sys.stdout, sys.stderr))"
+    code = "import sys, pathlib; from crawler.boilerplate.clean import run_clean; sys.exit(run_clean([pathlib.Path(sys.argv[1])], None, sys.stdout, sys.stderr))"
     proc = subprocess.run(
         [sys.executable, "-c", code, str(src)], capture_output=True, text=True, check=False
     )

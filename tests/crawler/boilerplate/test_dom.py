@@ -9,7 +9,7 @@ import pytest
 
 from crawler.boilerplate import CleanPage, SiteTemplate, extract_html, learn_html
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "boilerplate" / "html"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "html"
 NIGER = [FIXTURES / f"niger-{n}.html" for n in (1, 2, 3)]
 BASE = "https://niger.iom.int/news/"
 CHROME = [

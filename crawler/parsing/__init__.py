@@ -1,0 +1,1 @@
+"""Pure parsers of IOM pages: one function per field, dates, datelines, listings, URLs."""

@@ -1,0 +1,36 @@
+"""Small text helpers shared by the parsers, the pipelines and the feeds: one helper per idea."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from parsel import Selector
+
+SUMMARY_CHARS = 300
+CUT_PUNCTUATION = " ,;:.–—-"
+
+
+def node_text(node: Selector) -> str:
+    """The normalised text content of a node."""
+    return str(node.xpath("normalize-space(.)").get() or "")
+
+
+def phrases(text: str) -> list[str]:
+    """`a|b|c` -> ["a", "b", "c"]: keeps the label tables of the parsers readable."""
+    return [p.strip() for p in text.split("|")]
+
+
+def shorten(text: str, limit: int) -> str:
+    """Whitespace collapsed, cut at a word boundary before `limit` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(CUT_PUNCTUATION) + "…"
+
+
+def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The first paragraph, shortened: what a feed reader shows as the teaser."""
+    first = next((p for p in text.split("\n") if p.strip()), "")
+    return shorten(first, limit)

@@ -32,12 +32,7 @@ def run_view(run: CrawlRun | None) -> dict[str, Any] | None:
         "finished": _iso(run.finished),
         "status": run.status,
         "reason": run.reason,
-        "pages": run.pages,
-        "not_modified": run.not_modified,
-        "items": run.items,
-        "new": run.new,
-        "updated": run.updated,
-        "errors": run.errors,
+        **run.counters(),
         "duration": run.duration,
         "coverage": run.coverage,
     }

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crawler.sites import Site, load_sites, select_sites
-from crawler.store import CrawlRun, ReleaseQuery, Store, StoredRelease
+from crawler.store import RUN_COUNTERS, CrawlRun, ReleaseQuery, Store, StoredRelease
 from scheduler.config import ServiceConfig
 
 EXPORT_FIELDS = (
@@ -64,35 +64,25 @@ def crawl_overrides(config: ServiceConfig, *, max_pages: int | None = None) -> d
     )
 
 
+TABLE_COUNTERS = tuple(c for c in RUN_COUNTERS if c != "bytes")
+COUNTER_HEADINGS = {"not_modified": "304"}
+
+
 def print_runs(runs: dict[str, CrawlRun], sites: tuple[Site, ...], out: IO[str]) -> None:
     table = Table(title="crawl summary")
-    for column in (
-        "site",
-        "status",
-        "pages",
-        "304",
-        "items",
-        "new",
-        "updated",
-        "errors",
-        "seconds",
-        "reason",
-    ):
+    headings = [COUNTER_HEADINGS.get(c, c) for c in TABLE_COUNTERS]
+    for column in ("site", "status", *headings, "seconds", "reason"):
         table.add_column(column)
     for site in sites:
         run = runs.get(site.id)
         if run is None:
-            table.add_row(site.id, "not run", *[""] * 8)
+            table.add_row(site.id, "not run", *[""] * (len(headings) + 2))
             continue
+        counters = run.counters()
         table.add_row(
             site.id,
             run.status,
-            str(run.pages),
-            str(run.not_modified),
-            str(run.items),
-            str(run.new),
-            str(run.updated),
-            str(run.errors),
+            *(str(counters[c]) for c in TABLE_COUNTERS),
             f"{run.duration or 0:.1f}",
             run.reason or "",
         )

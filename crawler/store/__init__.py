@@ -22,6 +22,7 @@ from crawler.items import Release
 from crawler.store.identity import content_hash, fold_for_search, release_id, translation_group
 from crawler.store.records import (
     FILTER_KEYS,
+    RUN_COUNTERS,
     CrawlRun,
     Event,
     ReleaseQuery,
@@ -41,6 +42,7 @@ from crawler.store.schema import (
 
 __all__ = [
     "FILTER_KEYS",
+    "RUN_COUNTERS",
     "CrawlRun",
     "Event",
     "ReleaseQuery",
@@ -120,6 +122,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -298,13 +306,7 @@ class Store:
                     finished=now,
                     status=status,
                     reason=reason,
-                    pages=stats.pages,
-                    not_modified=stats.not_modified,
-                    items=stats.items,
-                    new=stats.new,
-                    updated=stats.updated,
-                    errors=stats.errors,
-                    bytes=stats.bytes,
+                    **stats.counters(),
                     duration=(now - started).total_seconds(),
                     coverage=json.dumps(stats.coverage),
                 )

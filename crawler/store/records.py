@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 FILTER_KEYS = ("site", "country", "region", "lang", "type", "q")
@@ -63,9 +63,9 @@ class StoredRelease:
         return self.published or self.first_seen
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunStats:
-    """Counters of one crawl of one site."""
+    """Counters of one crawl of one site: the one list of them (columns, status, tables derive)."""
 
     pages: int = 0
     not_modified: int = 0
@@ -74,26 +74,27 @@ class RunStats:
     updated: int = 0
     errors: int = 0
     bytes: int = 0
-    coverage: dict[str, int] = field(default_factory=dict)
+    coverage: Mapping[str, int] = field(default_factory=dict)
+
+    def counters(self) -> dict[str, int]:
+        """Every counter by name, in declaration order (coverage left out)."""
+        return {name: getattr(self, name) for name in RUN_COUNTERS}
 
 
-@dataclass(frozen=True)
-class CrawlRun:
+RUN_COUNTERS = tuple(f.name for f in fields(RunStats) if f.name != "coverage")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrawlRun(RunStats):
+    """A recorded crawl run: its counters plus when, how it ended and why."""
+
     id: int
     site: str
     started: datetime
     finished: datetime | None
     status: str
     reason: str | None
-    pages: int
-    not_modified: int
-    items: int
-    new: int
-    updated: int
-    errors: int
-    bytes: int
     duration: float | None
-    coverage: dict[str, int]
 
 
 @dataclass(frozen=True)

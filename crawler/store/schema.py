@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 from crawler.exceptions import StoreError
+from crawler.store.records import RUN_COUNTERS
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -112,13 +113,7 @@ crawl_runs = Table(
     Column("finished", UtcDateTime()),
     Column("status", String(16), nullable=False, default="running"),
     Column("reason", Text),
-    Column("pages", Integer, nullable=False, default=0),
-    Column("not_modified", Integer, nullable=False, default=0),
-    Column("items", Integer, nullable=False, default=0),
-    Column("new", Integer, nullable=False, default=0),
-    Column("updated", Integer, nullable=False, default=0),
-    Column("errors", Integer, nullable=False, default=0),
-    Column("bytes", Integer, nullable=False, default=0),
+    *(Column(name, Integer, nullable=False, default=0) for name in RUN_COUNTERS),
     Column("duration", Float),
     Column("coverage", Text, nullable=False, default="{}"),
 )

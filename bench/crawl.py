@@ -45,15 +45,13 @@ def main() -> None:
         )
         wall, cpu = timed_crawl(config)
         pages = len([r for r in replica.requests if not r.path.endswith("/robots.txt")])
-        store = Store(db)
-        releases = store.release_count()
-        store.close()
+        with Store(db) as store:
+            releases = store.release_count()
         replica.reset_log()
         idle_wall, idle_cpu = timed_crawl(config)
         idle = replica.requests
-        store = Store(db)
-        received = sum(store.runs(site, limit=1)[0].bytes for site in replica.site_ids)
-        store.close()
+        with Store(db) as store:
+            received = sum(store.runs(site, limit=1)[0].bytes for site in replica.site_ids)
         listings = [r for r in idle if not r.path.endswith("/robots.txt")]
         print(f"backfill: {len(replica.site_ids)} sites, {pages} pages, {releases} releases stored")
         print(

@@ -26,7 +26,8 @@ import httpx
 from crawler.items import Release
 from crawler.sites import Site
 from crawler.store import ReleaseQuery, Store
-from feeds.build import FeedMeta, build_atom, build_json_feed, build_rss
+from feeds.build import FeedMeta
+from feeds.catalog import FORMATS
 
 BASE_URL = "http://localhost:8080"
 SITES = (
@@ -71,11 +72,11 @@ def bench_render(store: Store) -> None:
     for n in (50, 500):
         rows = store.query_releases(ReleaseQuery(), limit=n)
         times = {}
-        for name, build in (("atom", build_atom), ("rss", build_rss), ("json", build_json_feed)):
+        for name, fmt in FORMATS.items():
             samples = []
             for _ in range(7):
                 start = time.perf_counter()
-                body = build(rows, meta)
+                body = fmt.build(rows, meta)
                 samples.append(time.perf_counter() - start)
             times[name] = statistics.median(samples) * 1000
             if name == "atom":
@@ -90,9 +91,9 @@ def serve(db_url: str, port: int, static_dir: str) -> None:
     import uvicorn
     from starlette.staticfiles import StaticFiles
 
-    from feeds.app import create_app
+    from feeds.app import FeedService, create_app
 
-    app = create_app(store=Store(db_url, migrate=False), sites=SITES, base_url=BASE_URL)
+    app = create_app(FeedService(Store(db_url, migrate=False), SITES, base_url=BASE_URL))
     app.mount("/static", StaticFiles(directory=static_dir))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -173,14 +174,13 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        store = Store(db_url)
-        for i in range(500):
-            store.save_release(release(i))
-        bench_render(store)
+        with Store(db_url) as store:
+            for i in range(500):
+                store.save_release(release(i))
+            bench_render(store)
         static_dir = Path(tmp) / "static"
         static_dir.mkdir()
         bench_http(db_url, static_dir, args.seconds, args.clients)
-        store.close()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def sample_until(
+    store: Store, proc: subprocess.Popen[bytes], replica: ReplicaServer, cycles: int
+) -> list[tuple[int, float]]:
+    """(crawl runs so far, service RSS) every 5 s until `cycles` runs; a new release now and then."""
+    samples: list[tuple[int, float]] = []
+    done = 0
+    while done < cycles:
+        time.sleep(5)
+        done = len(store.runs(limit=100_000))
+        samples.append((done, rss_mb(proc.pid)))
+        if len(samples) % 12 == 0:
+            print(f"  {done} crawl runs, service RSS {samples[-1][1]:.1f} MB", flush=True)
+        if len(samples) % 24 == 0:
+            replica.publish(replica.site_ids[len(samples) % len(replica.site_ids)])
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cycles", type=int, default=500)
@@ -57,28 +74,20 @@ def main() -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    store = Store(db)
-    samples: list[tuple[int, float]] = []
     start = time.monotonic()
-    try:
-        done = 0
-        while done < cycles:
-            time.sleep(5)
-            done = len(store.runs(limit=100_000))
-            samples.append((done, rss_mb(proc.pid)))
-            if len(samples) % 12 == 0:
-                print(f"  {done} crawl runs, service RSS {samples[-1][1]:.1f} MB", flush=True)
-            if len(samples) % 24 == 0:
-                replica.publish(replica.site_ids[len(samples) % len(replica.site_ids)])
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        replica.stop()
-    runs = store.runs(limit=100_000)
+    with Store(db) as store:
+        try:
+            samples = sample_until(store, proc, replica, cycles)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+            replica.stop()
+        runs = store.runs(limit=100_000)
+        releases = store.release_count()
     early = [mb for n, mb in samples if n >= min(50, cycles // 10)][:3]
     print(
         f"{len(runs)} crawl runs in {time.monotonic() - start:.0f} s "
-        f"({sum(r.status == 'ok' for r in runs)} ok, {store.release_count()} releases)"
+        f"({sum(r.status == 'ok' for r in runs)} ok, {releases} releases)"
     )
     print(
         f"service RSS: after warm-up {sum(early) / max(len(early), 1):.1f} MB, "

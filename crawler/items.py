@@ -1,4 +1,4 @@
-"""The Release item: what the spider extracts from one article page."""
+"""What the spider hands on: a Release item per article page, and its listing pages (a signal)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 RELEASE_TYPES = ("press_release", "news", "story", "statement")
+
+# Signal sent with each listing page read (html=, url=). A listing is not a release, but the
+# site template learns from it which blocks every page repeats (BoilerplatePipeline).
+listing_page = object()
 
 
 @dataclass

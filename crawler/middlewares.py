@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from scrapy.http import Request, Response
+
+from crawler.extensions import StoreExtension, crawl_outcome, shared_store
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-
-    from crawler.store import Store
+    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -22,21 +24,34 @@ CONDITIONAL = "conditional"
 class ConditionalRequestMiddleware:
     """Adds If-None-Match / If-Modified-Since from the store; remembers validators of 200s.
 
-    Listing validators are only *proposed* here (spider.pending_validators): the spider saves
-    them once the crawl finished cleanly, so a crash mid-crawl never hides a release behind a 304.
-    `Cache-Control: max-age=0` makes any cache between us and the site revalidate too.
+    A listing's validators are only kept pending here until the crawl closes, and saved only if
+    it finished cleanly (`crawl_outcome`), so a crash mid-crawl never hides a release behind a
+    304. `Cache-Control: max-age=0` makes any cache between us and the site revalidate too.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+    def __init__(self, stores: StoreExtension, stats: StatsCollector) -> None:
+        self.stores = stores
+        self.stats = stats
+        self.pending_validators: dict[str, tuple[str | None, str | None]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
-        return cls(crawler)
+        middleware = cls(shared_store(crawler), crawler.stats)
+        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
 
-    @property
-    def store(self) -> Store:
-        return self.crawler.spider.store  # type: ignore[union-attr,no-any-return]
+    def spider_opened(self) -> None:
+        self.stores.acquire(self)
+
+    def spider_closed(self, reason: str) -> None:
+        """Save the listings' validators if nothing failed; then let the store go."""
+        try:
+            if crawl_outcome(self.stats.get_stats(), reason).clean:
+                for url, (etag, last_modified) in self.pending_validators.items():
+                    self.stores.store.set_validators(url, etag, last_modified)
+        finally:
+            self.stores.release(self)
 
     @staticmethod
     def mode(request: Request) -> str | None:
@@ -47,7 +62,7 @@ class ConditionalRequestMiddleware:
     def process_request(self, request: Request) -> None:
         if self.mode(request) is None:
             return
-        known = self.store.get_validators(request.url)
+        known = self.stores.store.get_validators(request.url)
         request.headers["Cache-Control"] = "max-age=0"
         if known is None:
             return
@@ -70,21 +85,16 @@ class ConditionalRequestMiddleware:
         if not (etag or last_modified):
             return response
         if mode == "cache":
-            self.store.set_validators(request.url, etag, last_modified, response.body)
+            self.stores.store.set_validators(request.url, etag, last_modified, response.body)
         else:
-            pending: dict[str, tuple[str | None, str | None]] = getattr(
-                self.crawler.spider, "pending_validators", {}
-            )
-            pending[request.url] = (etag, last_modified)
+            self.pending_validators[request.url] = (etag, last_modified)
         return response
 
     def _not_modified(self, request: Request, response: Response, mode: str) -> Response:
-        stats = self.crawler.stats
-        if stats is not None:
-            stats.inc_value("iomwatch/not_modified")
+        self.stats.inc_value("iomwatch/not_modified")
         if mode != "cache":
             return response
-        known = self.store.get_validators(request.url)
+        known = self.stores.store.get_validators(request.url)
         if known is None or known[2] is None:
             return response
         return response.replace(status=200, body=known[2], flags=[*response.flags, "revalidated"])

@@ -17,7 +17,8 @@ from crawler.store import CrawlRun, Store
 logger = logging.getLogger(__name__)
 
 
-def scrapy_settings(overrides: dict[str, Any], *, log_level: str = "INFO") -> Settings:
+def project_settings(overrides: dict[str, Any], *, log_level: str = "INFO") -> Settings:
+    """This project's Scrapy settings (crawler.settings) with a crawl's own on top."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.update({**overrides, "LOG_LEVEL": log_level}, priority="cmdline")
@@ -29,9 +30,11 @@ def crawl_sites(
 ) -> dict[str, CrawlRun]:
     """Crawl every site once, concurrently (one spider per site); returns each site's run record.
 
+    `overrides` are Scrapy settings, from `crawler.settings.scrapy_settings()`.
+
     A site that fails is recorded as failed with its reason; the others complete.
     """
-    settings = scrapy_settings(overrides, log_level=log_level)
+    settings = project_settings(overrides, log_level=log_level)
     # Scrapy owns logging during a crawl: its root handler filters at LOG_LEVEL (a handler
     # configured earlier by the command line would let Scrapy's DEBUG lines through).
     for handler in list(logging.root.handlers):
@@ -43,11 +46,8 @@ def crawl_sites(
     for site in sites:
         process.crawl(IomSpider, site=site)
     process.start()
-    store = Store(settings["IOMWATCH_DATABASE_URL"], migrate=False)
-    try:
+    with Store(settings["IOMWATCH_DATABASE_URL"], migrate=False) as store:
         return latest_runs(store, [s.id for s in sites])
-    finally:
-        store.close()
 
 
 def latest_runs(store: Store, site_ids: Sequence[str]) -> dict[str, CrawlRun]:

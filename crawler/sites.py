@@ -31,11 +31,6 @@ class Site:
     name: str | None = None
 
     @property
-    def default_language(self) -> str:
-        """The language of paths without a language prefix."""
-        return self.languages[0]
-
-    @property
     def listing_paths(self) -> tuple[str, ...]:
         """News listing paths: configured, or `/news` plus `/<lang>/news` per other language."""
         if self.news_paths:
@@ -59,45 +54,47 @@ def _string_list(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _parse_site(path: Path, index: int, entry: Any) -> Site:
-    if not isinstance(entry, Mapping):
-        raise SitesFileError(f"sites file {path}: entry #{index + 1}: expected a [[site]] table")
+def _site_problem(entry: Mapping[str, Any]) -> str | None:
+    """The first thing wrong with a [[site]] table, naming its key; None when it is valid."""
     unknown = sorted(set(entry) - SITE_KEYS)
     if unknown:
-        raise _entry_error(path, index, entry, f"unknown key(s) {', '.join(unknown)}")
+        return f"unknown key(s) {', '.join(unknown)}"
     ident = entry.get("id")
     if not isinstance(ident, str) or not ident.replace("-", "").replace("_", "").isalnum():
-        raise _entry_error(path, index, entry, "key id: expected letters, digits, - or _")
+        return "key id: expected letters, digits, - or _"
     base = entry.get("base_url")
     if (
         not isinstance(base, str)
         or urlsplit(base).scheme not in {"http", "https"}
         or not urlsplit(base).netloc
     ):
-        raise _entry_error(
-            path, index, entry, f"key base_url: expected an http(s) URL, got {base!r}"
-        )
+        return f"key base_url: expected an http(s) URL, got {base!r}"
     languages = _string_list(entry.get("languages"))
     if not languages:
-        raise _entry_error(path, index, entry, "key languages: expected a non-empty list of codes")
-    bad = [lang for lang in languages if lang not in KNOWN_LANGUAGES]
-    if bad:
-        raise _entry_error(path, index, entry, f"key languages: unknown code(s) {', '.join(bad)}")
+        return "key languages: expected a non-empty list of codes"
+    if bad := [lang for lang in languages if lang not in KNOWN_LANGUAGES]:
+        return f"key languages: unknown code(s) {', '.join(bad)}"
     paths = _string_list(entry.get("news_paths", []))
     if paths is None or not all(p.startswith("/") for p in paths):
-        raise _entry_error(
-            path, index, entry, "key news_paths: expected a list of paths starting with /"
-        )
+        return "key news_paths: expected a list of paths starting with /"
     for key in ("country", "region", "name"):
         if key in entry and not isinstance(entry[key], str):
-            raise _entry_error(path, index, entry, f"key {key}: expected a string")
+            return f"key {key}: expected a string"
+    return None
+
+
+def _parse_site(path: Path, index: int, entry: Any) -> Site:
+    if not isinstance(entry, Mapping):
+        raise SitesFileError(f"sites file {path}: entry #{index + 1}: expected a [[site]] table")
+    if problem := _site_problem(entry):
+        raise _entry_error(path, index, entry, problem)
     return Site(
-        ident,
-        base.rstrip("/"),
-        languages,
+        entry["id"],
+        entry["base_url"].rstrip("/"),
+        tuple(entry["languages"]),
         entry.get("country"),
         entry.get("region"),
-        paths,
+        tuple(entry.get("news_paths", ())),
         entry.get("name"),
     )
 

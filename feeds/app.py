@@ -65,7 +65,10 @@ DEFAULT_CHANGE_TTL = 2.0  # seconds a data-state lookup is reused (see caching.C
 
 
 class FeedService:
-    """The app's state and handlers: one store, one site registry, one base URL."""
+    """The app's state and handlers: one store, one site registry, one base URL.
+
+    `status` is an optional zero-argument callable whose dict joins /status.
+    """
 
     def __init__(
         self,
@@ -250,23 +253,12 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def create_app(
-    *,
-    store: Store,
-    sites: Sequence[Site],
-    base_url: str,
-    websub_hub: str = "",
-    status: StatusHook | None = None,
-    change_ttl: float = DEFAULT_CHANGE_TTL,
-) -> Starlette:
-    """The HTTP app. `status` is an optional zero-argument callable whose dict joins /status.
+def create_app(service: FeedService) -> Starlette:
+    """The HTTP app over `service`, which stays reachable as `app.state.service`.
 
-    Feeds notice a new release within `change_ttl` seconds by themselves; call
+    Feeds notice a new release within the service's `change_ttl` seconds by themselves; call
     `app.state.service.invalidate()` after a publish to make it immediate.
     """
-    service = FeedService(
-        store, sites, base_url=base_url, websub_hub=websub_hub, status=status, change_ttl=change_ttl
-    )
     app = Starlette(
         routes=service.routes(),
         middleware=[

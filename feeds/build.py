@@ -219,6 +219,3 @@ def build_json_feed(releases: Sequence[StoredRelease], meta: FeedMeta) -> bytes:
         feed["hubs"] = [{"type": "WebSub", "url": meta.hub}]
     feed["items"] = [_json_item(e) for e in entries]
     return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-BUILDERS = {"atom": build_atom, "rss": build_rss, "json": build_json_feed}

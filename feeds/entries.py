@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from crawler.store import StoredRelease
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
-TYPE_LABELS = {
+# release type -> the label readers see in feeds and pages
+TYPE_DISPLAY_NAMES = {
     "press_release": "Press release",
     "news": "News",
     "story": "Story",
@@ -89,7 +90,7 @@ class Entry:
 
     @property
     def type_label(self) -> str:
-        return TYPE_LABELS.get(self.type, self.type.replace("_", " ").capitalize())
+        return TYPE_DISPLAY_NAMES.get(self.type, self.type.replace("_", " ").capitalize())
 
     @property
     def enclosures(self) -> tuple[Link, ...]:
@@ -138,7 +139,7 @@ def entry_title(release: StoredRelease, name: str) -> str:
     if summary.strip():
         return shorten(summary, TITLE_FALLBACK_CHARS)
     day = (release.published or release.first_seen).date().isoformat()
-    label = TYPE_LABELS.get(release.type, "Release")
+    label = TYPE_DISPLAY_NAMES.get(release.type, "Release")
     return f"{label} — {name}, {day}"
 
 

@@ -65,6 +65,28 @@ def _with_self(meta: FeedMeta, self_url: str) -> FeedMeta:
     return replace(meta, self_url=self_url)
 
 
+def _spec_meta(store: Store, spec: FeedSpec, base: str, sites: dict[str, Site]) -> FeedMeta:
+    """FeedMeta of one exported feed; its self URL is set per format by `export_spec`."""
+    return FeedMeta(
+        title=spec.title,
+        self_url="",
+        home_url=f"{base}/index.html",
+        base_url=base,
+        language=spec.query.lang[0] if len(spec.query.lang) == 1 else None,
+        updated=store.last_change(spec.query)[0],
+        sites=sites,
+    )
+
+
+def _index_html(base: str, specs: Sequence[FeedSpec]) -> bytes:
+    """The static index page: every feed of the catalogue, grouped, with its file links."""
+    template = make_environment().get_template("export_index.html")
+    html = template.render(
+        base_url=base, groups=_grouped(base, specs), feeds=_links(base, specs[0]), static=True
+    )
+    return html.encode("utf-8")
+
+
 def export_feeds(store: Store, sites: Sequence[Site], out_dir: Path, base_url: str) -> list[Path]:
     """Write every feed, `feeds.opml` and `index.html` into out_dir; returns the paths written.
 
@@ -76,16 +98,7 @@ def export_feeds(store: Store, sites: Sequence[Site], out_dir: Path, base_url: s
     specs = catalogue(sites)
     written: list[Path] = []
     for spec in specs:
-        meta = FeedMeta(
-            title=spec.title,
-            self_url="",
-            home_url=f"{base}/index.html",
-            base_url=base,
-            language=spec.query.lang[0] if len(spec.query.lang) == 1 else None,
-            updated=store.last_change(spec.query)[0],
-            sites=by_id,
-        )
-        written += export_spec(store, spec, out_dir, meta)
+        written += export_spec(store, spec, out_dir, _spec_meta(store, spec, base, by_id))
     opml = build_opml(
         sites,
         base_url=base,
@@ -93,14 +106,7 @@ def export_feeds(store: Store, sites: Sequence[Site], out_dir: Path, base_url: s
         html_url_for=lambda spec: f"{base}/index.html",
     )
     written.append(write_atomic(out_dir / "feeds.opml", opml))
-    html = (
-        make_environment()
-        .get_template("export_index.html")
-        .render(
-            base_url=base, groups=_grouped(base, specs), feeds=_links(base, specs[0]), static=True
-        )
-    )
-    written.append(write_atomic(out_dir / "index.html", html.encode("utf-8")))
+    written.append(write_atomic(out_dir / "index.html", _index_html(base, specs)))
     logger.info("exported %d files to %s", len(written), out_dir)
     return written
 

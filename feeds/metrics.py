@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-
-from crawler.store.schema import crawl_runs
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,12 +50,8 @@ class StoreCollector(Collector):
             "Crawl runs recorded, per site and status",
             labels=["site", "status"],
         )
-        stmt = select(crawl_runs.c.site, crawl_runs.c.status, func.count()).group_by(
-            crawl_runs.c.site, crawl_runs.c.status
-        )
-        with self.store.engine.connect() as conn:
-            for site, status, count in conn.execute(stmt):
-                runs.add_metric([site, status], count)
+        for (site, status), count in self.store.run_counts().items():
+            runs.add_metric([site, status], count)
         yield runs
         cache = CounterMetricFamily(
             "iomwatch_feed_render_cache", "Render cache lookups", labels=["result"]

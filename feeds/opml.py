@@ -34,19 +34,16 @@ def build_opml(
     body = ET.SubElement(root, "body")
     groups: dict[str, ET.Element] = {}
     for spec in catalogue(sites):
-        group = groups.get(spec.group)
-        if group is None:
-            group = groups[spec.group] = ET.SubElement(
-                body, "outline", text=spec.group, title=spec.group
-            )
+        if spec.group not in groups:
+            groups[spec.group] = ET.SubElement(body, "outline", text=spec.group, title=spec.group)
         attributes = {
             "type": "rss",
             "text": spec.title,
             "title": spec.title,
             "xmlUrl": url_for(spec),
+            "htmlUrl": html_url_for(spec),
         }
-        attributes["htmlUrl"] = html_url_for(spec)
-        ET.SubElement(group, "outline", attributes)
+        ET.SubElement(groups[spec.group], "outline", attributes)
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"

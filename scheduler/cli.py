@@ -7,64 +7,131 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crawler.exceptions import CrawlerError
 from crawler.store.records import FILTER_KEYS
+from scheduler import commands
 from scheduler.exceptions import SchedulerError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Handler = Callable[[argparse.Namespace], int]
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 logger = logging.getLogger("iomwatch")
 
 
-def _add_filters(parser: argparse.ArgumentParser) -> None:
+def _config_option() -> argparse.ArgumentParser:
+    """`--config FILE`, shared by every command that reads the service configuration."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--config", metavar="FILE", help="TOML configuration (default: $IOMWATCH_CONFIG)"
+    )
+    return parent
+
+
+def _site_option() -> argparse.ArgumentParser:
+    """`--site ID`, shared by the commands that work on some sites of the registry."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--site", metavar="ID", action="append", default=[], help="a site (repeatable; default all)"
+    )
+    return parent
+
+
+def _filter_options() -> argparse.ArgumentParser:
+    """The release filters (`--site`, `--country`, ..., `--q`), as the feeds take them."""
+    parent = argparse.ArgumentParser(add_help=False)
     for key in FILTER_KEYS:
-        parser.add_argument(
+        parent.add_argument(
             f"--{key}", action="append", default=[], help=f"filter on {key} (repeatable)"
         )
+    return parent
+
+
+def _command(
+    group: Commands, name: str, handler: Handler, help_text: str, *parents: argparse.ArgumentParser
+) -> argparse.ArgumentParser:
+    """A sub-command whose handler is named here, where a reader (or an IDE) can follow it."""
+    parser = group.add_parser(name, help=help_text, description=help_text, parents=list(parents))
+    parser.set_defaults(func=handler)
+    return parser
+
+
+def _add_service_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
+    _command(sub, "run", commands.cmd_run, "the service: schedule + HTTP server", config)
+    crawl = _command(
+        sub,
+        "crawl",
+        commands.cmd_crawl,
+        "crawl now, store, publish; per-site summary",
+        config,
+        _site_option(),
+    )
+    crawl.add_argument("--max-pages", type=int, metavar="N")
+    crawl.add_argument(
+        "--quiet", action="store_true", help="no per-site table (used by the service)"
+    )
+    demo = _command(sub, "demo", commands.cmd_demo, "local replica IOM sites + the whole service")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--data-dir", type=Path, metavar="DIR", default=Path("./data/demo"))
+    demo.add_argument("--once", action="store_true", help="crawl once, print the summary, exit")
+
+
+def _add_output_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
+    export = _command(
+        sub,
+        "export",
+        commands.cmd_export,
+        "every stored release as jsonl or csv",
+        config,
+        _filter_options(),
+    )
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--out", type=Path, metavar="FILE", help="file to write (default stdout)")
+    feeds = sub.add_parser("feeds", help="feed commands").add_subparsers(
+        dest="feeds_command", required=True
+    )
+    build = _command(
+        feeds, "build", commands.cmd_feeds, "static export of every feed to a folder", config
+    )
+    build.add_argument("--out", type=Path, metavar="DIR", required=True)
+    _command(sub, "status", commands.cmd_status, "per-site crawl history", config)
+
+
+def _add_site_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
+    sites = sub.add_parser("sites", help="site registry").add_subparsers(
+        dest="sites_command", required=True
+    )
+    _command(sites, "list", commands.cmd_sites, "list the configured sites", config)
+    templates = sub.add_parser("templates", help="learned boilerplate templates").add_subparsers(
+        dest="templates_command", required=True
+    )
+    _command(
+        templates,
+        "rebuild",
+        commands.cmd_templates,
+        "re-learn from stored pages, re-clean bodies",
+        config,
+        _site_option(),
+    )
+    clean = _command(
+        sub, "clean", commands.cmd_clean, "boilerplate removal on saved pages (HTML or text)"
+    )
+    clean.add_argument("--out", type=Path, metavar="DIR", help="where to write (default stdout)")
+    clean.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iomwatch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="the service: schedule + HTTP server")
-    run.add_argument("--config")
-    crawl = sub.add_parser("crawl", help="crawl now, store, publish; per-site summary")
-    crawl.add_argument("--config")
-    crawl.add_argument("--site", action="append", default=[])
-    crawl.add_argument("--max-pages", type=int)
-    crawl.add_argument(
-        "--quiet", action="store_true", help="no per-site table (used by the service)"
-    )
-    clean = sub.add_parser("clean", help="boilerplate removal on saved pages (HTML or text)")
-    clean.add_argument("--out", type=Path)
-    clean.add_argument("files", nargs="+", type=Path)
-    export = sub.add_parser("export", help="every stored release as jsonl or csv")
-    export.add_argument("--config")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    export.add_argument("--out", type=Path, help="file to write (default stdout)")
-    _add_filters(export)
-    feeds = sub.add_parser("feeds", help="feed commands")
-    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True)
-    build = feeds_sub.add_parser("build", help="static export of every feed to a folder")
-    build.add_argument("--config")
-    build.add_argument("--out", type=Path, required=True)
-    sites = sub.add_parser("sites", help="site registry")
-    sites_sub = sites.add_subparsers(dest="sites_command", required=True)
-    sites_list = sites_sub.add_parser("list", help="list the configured sites")
-    sites_list.add_argument("--config")
-    templates = sub.add_parser("templates", help="learned boilerplate templates")
-    templates_sub = templates.add_subparsers(dest="templates_command", required=True)
-    rebuild = templates_sub.add_parser(
-        "rebuild", help="re-learn from stored pages, re-clean bodies"
-    )
-    rebuild.add_argument("--config")
-    rebuild.add_argument("--site", action="append", default=[])
-    status = sub.add_parser("status", help="per-site crawl history")
-    status.add_argument("--config")
-    demo = sub.add_parser("demo", help="local replica IOM sites + the whole service")
-    demo.add_argument("--port", type=int, default=8080)
-    demo.add_argument("--data-dir", type=Path, default=Path("./data/demo"))
-    demo.add_argument("--once", action="store_true", help="crawl once, print the summary, exit")
+    config = _config_option()
+    _add_service_commands(sub, config)
+    _add_output_commands(sub, config)
+    _add_site_commands(sub, config)
     return parser
 
 
@@ -78,11 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Libraries' start-up chatter stays out of a log that runs for months.
     for noisy in ("alembic", "apscheduler", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from scheduler import commands
-
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler: Handler = args.func
     try:
-        return int(handler(args))
+        return handler(args)
     except (SchedulerError, CrawlerError) as exc:
         print(f"iomwatch: {exc}", file=sys.stderr)
         return 2

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,28 +41,24 @@ EXPORT_FIELDS = (
 
 
 def load_config(args: argparse.Namespace) -> ServiceConfig:
-    return ServiceConfig.from_env(getattr(args, "config", None))
+    """The configuration named by `--config` (else IOMWATCH_CONFIG), with its overrides."""
+    return ServiceConfig.from_env(args.config)
+
+
+def migrate_store(database_url: str) -> None:
+    """Bring the schema up to date once, before a crawl's spiders open the store concurrently."""
+    with Store(database_url, migrate=False) as store:
+        store.migrate()
 
 
 def crawl_overrides(config: ServiceConfig, *, max_pages: int | None = None) -> dict[str, Any]:
-    """Scrapy settings for a crawl, from the service configuration."""
-    from crawler.settings import crawl_settings
+    """Scrapy settings for a crawl, from the service configuration (`max_pages`: both limits)."""
+    from crawler.settings import CrawlOptions, scrapy_settings
 
-    crawl = config.crawl
-    return crawl_settings(
-        database_url=config.database_url,
-        user_agent=crawl.user_agent,
-        max_backfill_pages=max_pages or crawl.max_backfill_pages,
-        max_pages=max_pages or crawl.max_pages,
-        download_timeout=crawl.download_timeout,
-        download_delay=crawl.download_delay,
-        concurrent_per_host=crawl.concurrent_per_host,
-        obey_robots=crawl.obey_robots,
-        emit_updates=crawl.emit_updates,
-        timeout_seconds=crawl.timeout_seconds,
-        recheck_days=crawl.recheck_days,
-        recheck_hours=crawl.recheck_hours,
-    )
+    options: CrawlOptions = config.crawl
+    if max_pages:
+        options = dataclasses.replace(options, max_backfill_pages=max_pages, max_pages=max_pages)
+    return scrapy_settings(options, database_url=config.database_url)
 
 
 TABLE_COUNTERS = tuple(c for c in RUN_COUNTERS if c != "bytes")
@@ -95,8 +92,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     from feeds.websub import ping_hub
 
     config = load_config(args)
-    sites = select_sites(load_sites(config.sites_file or None), args.site)
-    Store(config.database_url).close()  # migrate once, before the spiders open it concurrently
+    sites = select_sites(load_sites(config.sites_file), args.site)
+    migrate_store(config.database_url)
     runs = crawl_sites(
         sites,
         crawl_overrides(config, max_pages=args.max_pages),
@@ -105,12 +102,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if config.server.websub_hub and any(r.new or r.updated for r in runs.values()):
         import httpx
 
+        from feeds.catalog import feed_url
+
         with httpx.Client(timeout=httpx.Timeout(10.0)) as client:
-            ping_hub(
-                client,
-                config.server.websub_hub,
-                [config.server.base_url.rstrip("/") + "/feed.atom"],
-            )
+            ping_hub(client, config.server.websub_hub, [feed_url(config.server.base_url, "atom")])
     if not args.quiet:
         print_runs(runs, sites, sys.stdout)
     failed = [s.id for s in sites if s.id not in runs or runs[s.id].status != "ok"]
@@ -140,47 +135,49 @@ def export_record(release: StoredRelease) -> dict[str, Any]:
     return record
 
 
+def _csv_cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
+
+
+def write_records(records: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> None:
+    """Records as JSON lines, or as CSV with list and mapping cells in JSON."""
+    if fmt == "jsonl":
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _csv_cell(v) for k, v in record.items()})
+
+
+def _output(path: Path | None) -> AbstractContextManager[IO[str]]:
+    """The file to write, or stdout (left open) when none is given."""
+    if path is None:
+        return nullcontext(sys.stdout)
+    return path.open("w", encoding="utf-8", newline="")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Every stored release matching the filters, as JSON lines or CSV."""
     config = load_config(args)
-    store = Store(config.database_url)
     query = ReleaseQuery.from_mapping(
         {k: getattr(args, k) for k in ReleaseQuery.__dataclass_fields__}
     )
-    out = args.out.open("w", encoding="utf-8", newline="") if args.out else sys.stdout
-    try:
-        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS) if args.format == "csv" else None
-        if writer:
-            writer.writeheader()
-        for release in iter_releases(store, query):
-            record = export_record(release)
-            if writer:
-                writer.writerow(
-                    {
-                        k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-                        for k, v in record.items()
-                    }
-                )
-            else:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    finally:
-        if args.out:
-            out.close()
-        store.close()
+    with Store(config.database_url) as store, _output(args.out) as out:
+        records = (export_record(r) for r in iter_releases(store, query))
+        write_records(records, args.format, out)
     return 0
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    """Static export of every feed to the `--out` folder."""
     from feeds.export import export_feeds
 
     config = load_config(args)
-    store = Store(config.database_url)
-    try:
-        written = export_feeds(
-            store, load_sites(config.sites_file or None), args.out, config.server.base_url
-        )
-    finally:
-        store.close()
+    sites = load_sites(config.sites_file)
+    with Store(config.database_url) as store:
+        written = export_feeds(store, sites, args.out, config.server.base_url)
     print(f"wrote {len(written)} files to {args.out}")
     return 0
 
@@ -190,7 +187,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
     table = Table(title=f"sites ({config.sites_file or 'bundled registry'})")
     for column in ("id", "base_url", "country", "region", "languages"):
         table.add_column(column)
-    sites = load_sites(config.sites_file or None)
+    sites = load_sites(config.sites_file)
     for s in sites:
         table.add_row(s.id, s.base_url, s.country or "", s.region or "", ", ".join(s.languages))
     Console(width=160).print(table)
@@ -203,27 +200,22 @@ def cmd_templates(args: argparse.Namespace) -> int:
     from crawler.boilerplate.rebuild import rebuild_template
 
     config = load_config(args)
-    store = Store(config.database_url)
-    try:
-        for site in select_sites(load_sites(config.sites_file or None), args.site):
+    sites = select_sites(load_sites(config.sites_file), args.site)
+    with Store(config.database_url) as store:
+        for site in sites:
             pages, changed = rebuild_template(store, site.id)
             print(f"{site.id}: template rebuilt from {pages} pages; {changed} bodies re-cleaned")
-    finally:
-        store.close()
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config = load_config(args)
-    store = Store(config.database_url)
-    try:
-        sites = load_sites(config.sites_file or None)
-        from crawler.run import latest_runs
+    from crawler.run import latest_runs
 
+    config = load_config(args)
+    sites = load_sites(config.sites_file)
+    with Store(config.database_url) as store:
         print_runs(latest_runs(store, [s.id for s in sites]), sites, sys.stdout)
         print(f"{store.release_count()} releases stored")
-    finally:
-        store.close()
     return 0
 
 
@@ -236,6 +228,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from scheduler.demo import run_demo
 
-    config = load_config(args)
-    config = replace(config, data_dir=str(args.data_dir), database=replace(config.database, url=""))
-    return run_demo(config, port=args.port, once=args.once, data_dir=Path(args.data_dir))
+    # The demo writes its own configuration; the user's (IOMWATCH_CONFIG) gives it the user agent.
+    config = ServiceConfig.from_env()
+    return run_demo(config, port=args.port, once=args.once, data_dir=args.data_dir)

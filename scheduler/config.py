@@ -14,20 +14,27 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crawler.settings import CrawlOptions
 from crawler.store.records import FILTER_KEYS
 from scheduler.exceptions import ConfigError
-
-VERSION = "0.1.0"
-CONTACT_URL = "https://github.com/iomwatch/iomwatch"
 
 
 @dataclass(frozen=True)
 class DatabaseConfig:
+    """`[database]`: the store; empty means SQLite in `data_dir`."""
+
     url: str = field(default="", repr=False)  # may carry a password
 
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """`[server]`: where `iomwatch run` listens, and the public address written into links.
+
+    `base_url` may differ from host:port (behind a proxy): every link the service writes
+    (feeds, pages, OPML, API, the WebSub topic) starts with it. `websub_hub`, when set, is
+    advertised in the feeds and pinged by each crawl that stored a new or updated release.
+    """
+
     host: str = "127.0.0.1"
     port: int = 8080
     base_url: str = "http://localhost:8080"
@@ -35,28 +42,20 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
-class CrawlConfig:
+class CrawlConfig(CrawlOptions):
+    """`[crawl]`: the crawl's own options (CrawlOptions, handed to Scrapy) and its schedule."""
+
     interval_minutes: float = 30.0
     jitter_seconds: int = 120
     cron: str = ""
-    max_backfill_pages: int = 5
-    max_pages: int = 20
-    timeout_seconds: int = 900
     stop_grace_seconds: int = 10
     max_parallel: int = 2
-    download_timeout: int = 30
-    download_delay: float = 1.0
-    concurrent_per_host: int = 2
-    user_agent: str = f"iomwatch/{VERSION} (+{CONTACT_URL})"
-    obey_robots: bool = True
-    emit_updates: bool = True
-    recheck_days: float = 14.0
-    recheck_hours: float = 24.0
-    retention_days: int = 0
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
+    """`[smtp]`: validated at start-up; nothing sends mail yet (the alerts issue does)."""
+
     host: str = "localhost"
     port: int = 25
     security: str = "none"
@@ -68,6 +67,8 @@ class SmtpConfig:
 
 @dataclass(frozen=True)
 class SubscriberConfig:
+    """One `[[subscriber]]`: validated at start-up; not used until alerts exist."""
+
     email: str
     mode: str = "instant"
     hour: int = 8
@@ -77,6 +78,8 @@ class SubscriberConfig:
 
 @dataclass(frozen=True)
 class WebhookConfig:
+    """One `[[webhook]]`: validated at start-up; not used until alerts exist."""
+
     url: str
     secret: str = field(default="", repr=False)
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -120,6 +123,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpConfig,
 }
 TOP_LEVEL = {"sites_file", "data_dir"}
+AT_LEAST_ONE = ("max_backfill_pages", "max_parallel")  # [crawl] keys where 0 means nothing runs
 LISTS = {"subscriber", "webhook"}
 
 
@@ -256,6 +260,19 @@ def _build(raw: Mapping[str, Any], source: str) -> ServiceConfig:
     config = ServiceConfig(**kwargs)
     if config.smtp.security not in {"none", "starttls", "ssl"}:
         raise ConfigError(f"{source}: [smtp].security: expected none, starttls or ssl")
-    if config.crawl.max_backfill_pages < 1:
-        raise ConfigError(f"{source}: [crawl].max_backfill_pages: must be at least 1")
+    for key in AT_LEAST_ONE:
+        if getattr(config.crawl, key) < 1:
+            raise ConfigError(f"{source}: [crawl].{key}: must be at least 1")
+    if config.crawl.cron:
+        _check_cron(config.crawl.cron, f"{source}: [crawl].cron")
     return config
+
+
+def _check_cron(expression: str, where: str) -> None:
+    """Refuse at start-up a crontab line the scheduler would refuse later."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid crontab expression {expression!r}: {exc}") from None

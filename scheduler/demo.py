@@ -84,11 +84,10 @@ def _crawl_once(config: ServiceConfig) -> int:
 
     from crawler.run import crawl_sites
     from crawler.sites import load_sites
-    from crawler.store import Store
-    from scheduler.commands import crawl_overrides, print_runs
+    from scheduler.commands import crawl_overrides, migrate_store, print_runs
 
     sites = load_sites(config.sites_file)
-    Store(config.database_url).close()
+    migrate_store(config.database_url)
     runs = crawl_sites(sites, crawl_overrides(config), log_level="WARNING")
     print_runs(runs, sites, sys.stdout)
     return 0 if all(r.status == "ok" for r in runs.values()) else 1

@@ -16,9 +16,13 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crawler.store import Store
 from scheduler.exceptions import CrawlFailed
+
+if TYPE_CHECKING:
+    from scheduler.config import ServiceConfig
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,17 @@ class CrawlSupervisor:
     stopping: bool = False
     on_finished: Callable[[str], None] | None = None  # e.g. refresh the feeds' change cache
     _slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def from_config(cls, config: ServiceConfig, command: Sequence[str]) -> CrawlSupervisor:
+        """The service's supervisor: timeout, parallelism and stop grace from `[crawl]`."""
+        return cls(
+            command,
+            config.database_url,
+            config.crawl.timeout_seconds,
+            max_parallel=config.crawl.max_parallel,
+            stop_grace=config.crawl.stop_grace_seconds,
+        )
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -92,19 +107,13 @@ class CrawlSupervisor:
 
     def _reason(self, site_id: str, code: int) -> str:
         """Why the crawl failed, as its child recorded it (e.g. the site is unreachable)."""
-        store = Store(self.database_url, migrate=False)
-        try:
+        with Store(self.database_url, migrate=False) as store:
             runs = store.runs(site_id, limit=1)
-        finally:
-            store.close()
         return (runs[0].reason if runs and runs[0].reason else None) or f"exit code {code}"
 
     def _abandon(self, site_id: str, reason: str) -> None:
-        store = Store(self.database_url, migrate=False)
-        try:
+        with Store(self.database_url, migrate=False) as store:
             store.abandon_running(site_id, reason)
-        finally:
-            store.close()
 
     async def stop(self) -> None:
         """Take no new crawls; let running ones finish within the grace, then stop them."""

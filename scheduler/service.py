@@ -95,34 +95,17 @@ def scheduler_status(scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor) -
     }
 
 
-async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str | None) -> None:
-    from feeds.app import create_app
-
-    store = Store(config.database_url)
+def _abandon_stale(store: Store) -> None:
+    """Runs a killed service left "running" are failed runs; say so in the store and the log."""
     stale = store.abandon_running(reason="interrupted: the service stopped during this crawl")
     if stale:
         logger.warning("marked %d crawl run(s) left running by a previous process as failed", stale)
-    supervisor = CrawlSupervisor(
-        child_command(config_path), config.database_url, config.crawl.timeout_seconds
-    )
-    scheduler = build_scheduler(config, sites, supervisor)
-    app = create_app(
-        store=store,
-        sites=sites,
-        base_url=config.server.base_url,
-        websub_hub=config.server.websub_hub,
-        status=lambda: scheduler_status(scheduler, supervisor),
-    )
-    supervisor.on_finished = lambda _site: app.state.service.invalidate()
-    server = _Server(
-        uvicorn.Config(
-            app,
-            host=config.server.host,
-            port=config.server.port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
+
+
+async def _run_until_stopped(
+    server: uvicorn.Server, scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor
+) -> None:
+    """Serve and schedule until SIGTERM/SIGINT (or the server ends), then stop in order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -131,9 +114,9 @@ async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str |
     scheduler.start()
     logger.info(
         "iomwatch serving on http://%s:%d, %d site(s) scheduled",
-        config.server.host,
-        config.server.port,
-        len(sites),
+        server.config.host,
+        server.config.port,
+        len(scheduler.get_jobs()),
     )
     await asyncio.wait(
         [asyncio.create_task(stop.wait()), server_task], return_when=asyncio.FIRST_COMPLETED
@@ -143,11 +126,37 @@ async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str |
     await supervisor.stop()
     server.should_exit = True
     await server_task
-    store.close()
+
+
+async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str | None) -> None:
+    from feeds.app import FeedService, create_app
+
+    supervisor = CrawlSupervisor.from_config(config, child_command(config_path))
+    scheduler = build_scheduler(config, sites, supervisor)
+    with Store(config.database_url) as store:
+        _abandon_stale(store)
+        service = FeedService(
+            store,
+            sites,
+            base_url=config.server.base_url,
+            websub_hub=config.server.websub_hub,
+            status=lambda: scheduler_status(scheduler, supervisor),
+        )
+        supervisor.on_finished = lambda _site: service.invalidate()
+        server = _Server(
+            uvicorn.Config(
+                create_app(service),
+                host=config.server.host,
+                port=config.server.port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        await _run_until_stopped(server, scheduler, supervisor)
     logger.info("stopped cleanly")
 
 
 def run_service(config: ServiceConfig, *, config_path: str | None = None) -> int:
-    sites = load_sites(config.sites_file or None)
+    sites = load_sites(config.sites_file)
     asyncio.run(serve(config, sites, config_path))
     return 0

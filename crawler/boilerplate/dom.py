@@ -142,7 +142,8 @@ def parse(html: str | bytes) -> lxml.html.HtmlElement | None:
     except (etree.ParserError, ValueError):
         return None
     for el in list(root.iter(*DROP_TAGS)):
-        el.drop_tree()
+        if isinstance(el, lxml.html.HtmlElement):  # always, with an HTML parser; typed _Element
+            el.drop_tree()
     return root
 
 

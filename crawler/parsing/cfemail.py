@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 HEX = re.compile(r"^(?:[0-9a-fA-F]{2}){2,}$")
 CF_ELEMENT = re.compile(
@@ -26,6 +27,9 @@ CF_HREF = re.compile(
     re.I,
 )
 
+# Builds the clear replacement of a match from its decoded, HTML-escaped address.
+Replacement = Callable[[re.Match[str], str], str]
+
 
 def decode_cfemail(hexstr: str) -> str:
     """The address hidden in a `data-cfemail` value; a malformed value is returned as is."""
@@ -42,37 +46,41 @@ def decode_cfemail(hexstr: str) -> str:
     return decoded
 
 
-def _element(m: re.Match[str]) -> str:
-    """A protected <a>/<span> replaced by a clear mailto link or the clear address."""
-    address = decode_cfemail(m.group(3))
-    if address == m.group(3):
-        return m.group(0)
-    clear = html.escape(address)
+def _in_clear(hex_group: int, clear: Replacement) -> Callable[[re.Match[str]], str]:
+    """A `re.sub` callback: `clear(match, escaped address)`, or the match as is when the hex
+    string in `hex_group` does not decode."""
+
+    def replace(m: re.Match[str]) -> str:
+        address = decode_cfemail(m.group(hex_group))
+        if address == m.group(hex_group):
+            return m.group(0)
+        return clear(m, html.escape(address))
+
+    return replace
+
+
+def _element(m: re.Match[str], address: str) -> str:
+    """A protected <a>/<span> becomes a clear mailto link or the clear address."""
     if m.group(1).lower() == "a":
-        return f'<a href="mailto:{clear}">{clear}</a>'
-    return clear
+        return f'<a href="mailto:{address}">{address}</a>'
+    return address
 
 
-def _anchor(m: re.Match[str]) -> str:
+def _anchor(m: re.Match[str], address: str) -> str:
     """A link to `/cdn-cgi/l/email-protection#HEX`: mailto href, placeholder text in clear."""
-    address = decode_cfemail(m.group(2))
-    if address == m.group(2):
-        return m.group(0)
-    clear = html.escape(address)
-    inner = PLACEHOLDER.sub(clear, m.group(4))
-    return f"{m.group(1)}mailto:{clear}{m.group(3)}{inner}{m.group(5)}"
+    inner = PLACEHOLDER.sub(address, m.group(4))
+    return f"{m.group(1)}mailto:{address}{m.group(3)}{inner}{m.group(5)}"
 
 
-def _href(m: re.Match[str]) -> str:
-    """An `/cdn-cgi/l/email-protection#HEX` href replaced by `mailto:address`."""
-    address = decode_cfemail(m.group(2))
-    if address == m.group(2):
-        return m.group(0)
-    return f"{m.group(1)}mailto:{html.escape(address)}{m.group(3)}"
+def _href(m: re.Match[str], address: str) -> str:
+    """An `/cdn-cgi/l/email-protection#HEX` href becomes `mailto:address`."""
+    return f"{m.group(1)}mailto:{address}{m.group(3)}"
 
 
 def decode_cloudflare_emails(page: str) -> str:
     """`page` with every Cloudflare-protected address (elements and hrefs) in clear."""
     if "cfemail" not in page and "email-protection" not in page:
         return page
-    return CF_HREF.sub(_href, CF_ANCHOR.sub(_anchor, CF_ELEMENT.sub(_element, page)))
+    page = CF_ELEMENT.sub(_in_clear(3, _element), page)
+    page = CF_ANCHOR.sub(_in_clear(2, _anchor), page)
+    return CF_HREF.sub(_in_clear(2, _href), page)

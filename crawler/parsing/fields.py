@@ -69,7 +69,8 @@ GENERIC_TITLES = frozenset(
         "|home|accueil|inicio|press release|communique"
     )
 )
-TYPE_LABELS: dict[str, str] = {
+# A type label as printed on a page, folded (`Communiqué de presse`) -> the release type.
+TYPE_BY_LABEL: dict[str, str] = {
     **dict.fromkeys(
         phrases(
             "press release|press releases|joint press release|communique de presse"
@@ -321,12 +322,12 @@ def parse_type(sel: Selector, url: str) -> str:
             for bundle in re.findall(r"\bnode-{1,2}type-([\w-]+)", classes):
                 if kind := _type_from_machine_name(bundle):
                     return kind
-    for query in X.TYPE_LABELS:
+    for query in X.TYPE_LABEL_XPATHS:
         for node in sel.xpath(query)[:30]:
             label = fold_date_text(node.get() if isinstance(node.root, str) else node_text(node))
             label = SCOPE_SUFFIX.sub("", label).strip()
-            if label in TYPE_LABELS:
-                return TYPE_LABELS[label]
+            if label in TYPE_BY_LABEL:
+                return TYPE_BY_LABEL[label]
     try:
         path = unquote(urlsplit(url).path).lower()
     except ValueError:
@@ -383,9 +384,3 @@ def parse_translations(sel: Selector, url: str) -> dict[str, str]:
         if lang and lang != "x-default" and target and lang not in found:
             found[lang] = target
     return found
-
-
-def listing_reference(listing_date: str | None, lang: str | None) -> date | None:
-    """The day a listing date names, to resolve year-less datelines against."""
-    value = parse_date(listing_date, lang) if listing_date else None
-    return value.date() if value else None

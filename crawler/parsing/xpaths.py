@@ -110,7 +110,8 @@ LABEL_CLASSES = (
     f"{class_contains('type')} or {class_contains('category')} or {class_contains('label')}"
     f" or {class_contains('eyebrow')} or {class_contains('kicker')} or {class_contains('tag')}"
 )
-TYPE_LABELS = (
+# where a page prints its type label (`Press release`); fields.TYPE_BY_LABEL reads it
+TYPE_LABEL_XPATHS = (
     f"//article//*[{LABEL_CLASSES}][not(self::article)][{NOT_CHROME}]",
     f"//main//*[{LABEL_CLASSES}][not(self::article)][{NOT_CHROME}]",
     f"//*[{LABEL_CLASSES}][not(self::article or self::body or self::html)][{NOT_CHROME}]",

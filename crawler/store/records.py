@@ -24,9 +24,6 @@ class ReleaseQuery:
     def from_mapping(cls, values: Mapping[str, Sequence[str]]) -> ReleaseQuery:
         return cls(**{k: tuple(v for v in values.get(k, ()) if v) for k in FILTER_KEYS})
 
-    def is_empty(self) -> bool:
-        return not any(getattr(self, k) for k in FILTER_KEYS)
-
     def as_params(self) -> list[tuple[str, str]]:
         """Query-string pairs in a stable order (for links, cache keys, OPML)."""
         return [(k, v) for k in FILTER_KEYS for v in getattr(self, k)]

@@ -137,6 +137,7 @@ site_templates = Table(
     Column("updated", UtcDateTime(), nullable=False),
 )
 
+# Nothing writes it yet: the service issue will raise operator alerts into it.
 operator_alerts = Table(
     "operator_alerts",
     metadata,

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from crawler.items import Release
 from crawler.sites import Site
 from crawler.store import Store
-from feeds.app import create_app
+from feeds.app import FeedService, create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -170,9 +170,13 @@ def seeded_sqlite(sqlite_store: Store) -> Store:
     return seed(sqlite_store)
 
 
+def make_app(store: Store, **kwargs: object) -> Starlette:
+    """The app over the test registry and BASE_URL; `kwargs` are FeedService's options."""
+    return create_app(FeedService(store, SITES, base_url=BASE_URL, **kwargs))  # type: ignore[arg-type]
+
+
 def make_client(store: Store, **kwargs: object) -> TestClient:
-    app = create_app(store=store, sites=SITES, base_url=BASE_URL, **kwargs)  # type: ignore[arg-type]
-    return TestClient(app)
+    return TestClient(make_app(store, **kwargs))
 
 
 @pytest.fixture

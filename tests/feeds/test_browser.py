@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import Dialog, sync_playwright
 
 from crawler.store import ReleaseQuery, Store
-from feeds.app import create_app
-from tests.feeds.conftest import BASE_URL, SITES, serve
+from tests.feeds.conftest import BASE_URL, SITES, make_app, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -32,7 +31,7 @@ def test_index_and_release_pages_in_chromium(seeded_sqlite: Store) -> None:
     hostile = next(
         r for r in seeded_sqlite.query_releases(ReleaseQuery()) if r.url.endswith("hostile")
     )
-    app = create_app(store=seeded_sqlite, sites=SITES, base_url=BASE_URL)
+    app = make_app(seeded_sqlite)
     dialogs: list[str] = []
     with serve(app) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)

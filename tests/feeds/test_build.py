@@ -12,10 +12,9 @@ from lxml import etree
 
 from crawler.store import ReleaseQuery, Store
 from feeds.build import FeedMeta, build_atom, build_json_feed, build_rss
+from feeds.catalog import FORMATS
 from tests.feeds.conftest import BASE_URL, HUB, SITES
 from tests.feeds.validate import CHECKS, XML_LANG, A, entry_ids
-
-BUILDERS = {"atom": build_atom, "rss": build_rss, "json": build_json_feed}
 
 
 def meta(**overrides: object) -> FeedMeta:
@@ -30,31 +29,31 @@ def meta(**overrides: object) -> FeedMeta:
     return FeedMeta(**values)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("fmt", BUILDERS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_is_valid_and_newest_first(seeded: Store, fmt: str) -> None:
     rows = seeded.query_releases(ReleaseQuery(), limit=50)
     shuffled = rows[:]
     random.Random(4).shuffle(shuffled)
-    body = BUILDERS[fmt](shuffled, meta())
+    body = FORMATS[fmt].build(shuffled, meta())
     CHECKS[fmt](body)
     expected = [f"{BASE_URL}/releases/{r.id}" for r in rows]  # the store's newest-first order
     assert entry_ids(fmt, body) == expected
     assert len(expected) == 7
 
 
-@pytest.mark.parametrize("fmt", BUILDERS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_empty_feed_is_valid(fmt: str) -> None:
-    CHECKS[fmt](BUILDERS[fmt]([], meta()))
+    CHECKS[fmt](FORMATS[fmt].build([], meta()))
 
 
-@pytest.mark.parametrize("fmt", BUILDERS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_ids_and_bytes_stable_across_builds_and_restarts(seeded: Store, fmt: str) -> None:
     rows = seeded.query_releases(ReleaseQuery())
-    first = BUILDERS[fmt](rows, meta())
-    assert BUILDERS[fmt](list(reversed(rows)), meta()) == first
+    first = FORMATS[fmt].build(rows, meta())
+    assert FORMATS[fmt].build(list(reversed(rows)), meta()) == first
     reopened = Store(seeded.url)  # a restart: new engine, same database
     try:
-        again = BUILDERS[fmt](reopened.query_releases(ReleaseQuery()), meta())
+        again = FORMATS[fmt].build(reopened.query_releases(ReleaseQuery()), meta())
     finally:
         reopened.close()
     assert entry_ids(fmt, again) == entry_ids(fmt, first)
@@ -140,11 +139,11 @@ def test_story_without_title_gets_one(seeded: Store) -> None:
     assert titles == ["Story — IOM global, 2024-05-06"]
 
 
-@pytest.mark.parametrize("fmt", BUILDERS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_hub_advertised_only_when_configured(seeded: Store, fmt: str) -> None:
     rows = seeded.query_releases(ReleaseQuery(), limit=1)
-    with_hub = BUILDERS[fmt](rows, meta(hub=HUB))
-    without = BUILDERS[fmt](rows, meta())
+    with_hub = FORMATS[fmt].build(rows, meta(hub=HUB))
+    without = FORMATS[fmt].build(rows, meta())
     assert HUB.encode() in with_hub and HUB.encode() not in without
     if fmt == "json":
         assert json.loads(with_hub)["hubs"] == [{"type": "WebSub", "url": HUB}]

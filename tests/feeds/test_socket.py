@@ -10,8 +10,7 @@ import pytest
 
 from crawler.items import Release
 from crawler.store import Store
-from feeds.app import create_app
-from tests.feeds.conftest import BASE_URL, SITES, serve
+from tests.feeds.conftest import make_app, serve
 
 NEW = Release(
     url="https://mali.iom.int/fr/news/nouvelle",
@@ -26,7 +25,7 @@ NEW = Release(
 
 @pytest.mark.parametrize("path", ["/feed.atom", "/feed.rss", "/feed.json?lang=fr", "/api/releases"])
 def test_conditional_get_304_then_new_etag(seeded: Store, path: str) -> None:
-    app = create_app(store=seeded, sites=SITES, base_url=BASE_URL)  # default change_ttl
+    app = make_app(seeded)  # default change_ttl
     with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
         first = http.get(path)
         assert first.status_code == 200 and first.content
@@ -50,7 +49,7 @@ def test_conditional_get_304_then_new_etag(seeded: Store, path: str) -> None:
 
 
 def test_head_and_gzip_over_the_wire(seeded: Store) -> None:
-    app = create_app(store=seeded, sites=SITES, base_url=BASE_URL)
+    app = make_app(seeded)
     with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
         head = http.head("/feed.atom")
         assert head.status_code == 200 and head.content == b""
@@ -63,7 +62,7 @@ def test_head_and_gzip_over_the_wire(seeded: Store) -> None:
 
 
 def test_new_release_seen_after_change_ttl_without_invalidation(seeded_sqlite: Store) -> None:
-    app = create_app(store=seeded_sqlite, sites=SITES, base_url=BASE_URL, change_ttl=0.3)
+    app = make_app(seeded_sqlite, change_ttl=0.3)
     with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
         etag = http.get("/feed.atom").headers["etag"]
         seeded_sqlite.save_release(NEW)

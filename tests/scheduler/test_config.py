@@ -56,6 +56,8 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("[[webhook]]\nurl = 'ftp://x'\n", {}, "[[webhook]] #1.url"),
         ("", {"IOMWATCH_NOPE_KEY": "1"}, "IOMWATCH_NOPE_KEY"),
         ("[crawl]\nmax_backfill_pages = 0\n", {}, "max_backfill_pages"),
+        ("[crawl]\nmax_parallel = 0\n", {}, "[crawl].max_parallel: must be at least 1"),
+        ("[crawl]\ncron = '*/5 * * *'\n", {}, "[crawl].cron: invalid crontab expression"),
         ("not toml ===", {}, "invalid TOML"),
     ],
 )

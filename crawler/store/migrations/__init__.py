@@ -11,11 +11,9 @@ from sqlalchemy.engine import Engine
 HERE = Path(__file__).parent
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(HERE))
-    if engine is not None:
-        config.attributes["engine"] = engine
     return config
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 from parsel import Selector
 
 from crawler.parsing import fields
+from crawler.parsing.dates import parse_date
 from crawler.parsing.fields import ListingEntry
 from crawler.parsing.urls import canonical_url
 from crawler.sites import Site, load_sites
@@ -67,6 +69,12 @@ def crawls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SiteC
         yield out
 
 
+def listing_day(listing_date: str | None, lang: str) -> date | None:
+    """The day a listing date names, to resolve year-less datelines against."""
+    value = parse_date(listing_date, lang) if listing_date else None
+    return value.date() if value else None
+
+
 def extract(site: Site, url: str, entry: ListingEntry) -> tuple[dict[str, object], str]:
     """Every field the parsers give for one article page, and the page's clear HTML."""
     html, final = fetch(url)
@@ -74,7 +82,7 @@ def extract(site: Site, url: str, entry: ListingEntry) -> tuple[dict[str, object
     sel = Selector(text=html)
     lang = fields.parse_language(sel, final, site.languages)
     published = fields.parse_published(
-        sel, lang, entry.date_text, reference=fields.listing_reference(entry.date_text, lang)
+        sel, lang, entry.date_text, reference=listing_day(entry.date_text, lang)
     )
     got: dict[str, object] = {
         "url": canonical_url(fields.parse_canonical_url(sel, final)),

@@ -171,3 +171,24 @@ def test_repost_under_dash_zero_slug_is_an_alias_not_an_alert(store: Store) -> N
     other = release(url="https://mali.iom.int/news/retour-gao-1", body_text="Un autre communiqué.")
     assert store.save_release(other) == "new"
     assert store.release_count("mali") == 2
+
+
+def test_store_is_a_context_manager_that_closes_its_engine(store_url: str) -> None:
+    with Store(store_url) as store:
+        assert isinstance(store, Store)
+        store.start_run("mali")
+        assert store.engine.pool.checkedin() > 0  # a pooled connection, kept until close
+    assert store.engine.pool.checkedin() == 0  # disposed on the way out
+    with pytest.raises(RuntimeError, match="boom"), Store(store_url) as store:
+        raise RuntimeError("boom")  # exceptions are not swallowed
+    with Store(store_url, migrate=False) as reopened:
+        assert [r.site for r in reopened.runs()] == ["mali"]
+
+
+def test_run_counts_per_site_and_status(store: Store) -> None:
+    assert store.run_counts() == {}
+    store.finish_run(store.start_run("mali"), RunStats())
+    store.finish_run(store.start_run("mali"), RunStats(), status="failed", reason="boom")
+    store.finish_run(store.start_run("mali"), RunStats())
+    store.start_run("mena")
+    assert store.run_counts() == {("mali", "failed"): 1, ("mali", "ok"): 2, ("mena", "running"): 1}

@@ -1,0 +1,185 @@
+"""Crawl-wide extensions: the crawl's one Store, and the record of the run in `crawl_runs`.
+
+Components find the store with `shared_store(crawler)`. A run's outcome (counters, status,
+whether it finished cleanly) is read from the crawl's Scrapy stats by `crawl_outcome()`, so the
+run record and the listing validators (ConditionalRequestMiddleware) judge a crawl by one rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from crawler.exceptions import CrawlerError
+from crawler.store import RunStats, Store
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+    from crawler.sites import Site
+
+# Stats the spider keeps for the run record, besides Scrapy's own.
+LISTINGS_OK = "iomwatch/listings_ok"
+LISTING_ERRORS = "iomwatch/listing_errors"
+LISTING_FAILURES = "iomwatch/listing_failures"  # "url: reason" of each failed listing
+ARTICLES_UNRESOLVED = "iomwatch/articles_unresolved"  # scheduled, neither a response nor an error
+COVERAGE_PREFIX = "iomwatch/field/"  # + field name: items where that field was found
+
+# Each RunStats counter is the sum of these stats.
+RUN_STATS_KEYS: dict[str, tuple[str, ...]] = {
+    "pages": ("response_received_count",),
+    "not_modified": ("iomwatch/not_modified",),
+    "items": ("item_scraped_count",),
+    "new": ("iomwatch/new",),
+    "updated": ("iomwatch/updated",),
+    # An article that got neither a response nor an error (a redirect loop ends in Scrapy's
+    # duplicate filter, silently) is an error too: else its listing's validators would be
+    # saved and the release hidden behind a 304 for good.
+    "errors": (
+        ARTICLES_UNRESOLVED,
+        "iomwatch/article_errors",
+        LISTING_ERRORS,
+        "spider_exceptions/count",
+    ),
+    "bytes": ("downloader/response_bytes",),
+}
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    """How the crawl of one site ended."""
+
+    stats: RunStats
+    status: str  # "ok", or "failed" when no listing could be read or the crawl did not finish
+    reason: str | None
+    clean: bool  # finished with no error at all: the listings' validators may be saved
+
+
+def run_stats(stats: Mapping[str, Any]) -> RunStats:
+    """The run's counters from the crawl's Scrapy stats."""
+    counters = {
+        name: sum(int(stats.get(k, 0)) for k in keys) for name, keys in RUN_STATS_KEYS.items()
+    }
+    coverage = {
+        key.removeprefix(COVERAGE_PREFIX): int(value)
+        for key, value in stats.items()
+        if key.startswith(COVERAGE_PREFIX)
+    }
+    return RunStats(**counters, coverage=coverage)
+
+
+def crawl_outcome(stats: Mapping[str, Any], reason: str) -> CrawlOutcome:
+    """The outcome of a crawl from its stats and Scrapy's close reason ("finished" if it did)."""
+    counters = run_stats(stats)
+    failures: list[str] = stats.get(LISTING_FAILURES, [])
+    failed = not stats.get(LISTINGS_OK) and bool(failures)
+    finished = reason == "finished"
+    return CrawlOutcome(
+        stats=counters,
+        status="ok" if finished and not failed else "failed",
+        reason="; ".join(failures) or (None if finished else reason),
+        clean=finished and not failed and counters.errors == 0,
+    )
+
+
+@runtime_checkable
+class SiteSpider(Protocol):
+    """A spider that crawls one site (IomSpider): runs and templates are kept per site."""
+
+    site: Site
+
+
+def crawled_site(spider: Spider | None) -> Site:
+    """The site the crawler's spider crawls."""
+    if not isinstance(spider, SiteSpider):
+        raise CrawlerError(f"spider {spider!r} crawls no site (it has no `site` attribute)")
+    return spider.site
+
+
+class StoreExtension:
+    """The crawl's one Store (one connection pool), shared by the spider and its components.
+
+    Each user acquires it when it opens and releases it when it closes; the first acquire opens
+    the Store and the last release closes it. No single Scrapy hook spans every user: pipelines
+    open before `spider_opened` and close before `spider_closed`, while the run and the listing
+    validators are written on `spider_closed`.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.users: set[object] = set()
+        self._store: Store | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoreExtension:
+        database_url = crawler.settings.get("IOMWATCH_DATABASE_URL")
+        if not database_url:
+            raise NotConfigured("IOMWATCH_DATABASE_URL is not set")
+        return cls(database_url)
+
+    @property
+    def store(self) -> Store:
+        """The open Store, between a user's acquire() and release()."""
+        if self._store is None:
+            raise CrawlerError("the crawl's store is not open: acquire() it first")
+        return self._store
+
+    def acquire(self, user: object) -> Store:
+        if self._store is None:
+            self._store = Store(self.database_url)
+        self.users.add(user)
+        return self._store
+
+    def release(self, user: object) -> None:
+        """Let the store go (a user that never acquired it changes nothing)."""
+        self.users.discard(user)
+        if not self.users and self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def shared_store(crawler: Crawler) -> StoreExtension:
+    """The crawl's StoreExtension (built before the spider opens: extensions come first)."""
+    found = crawler.get_extension(StoreExtension)
+    if found is None:
+        raise CrawlerError("StoreExtension is not enabled: set IOMWATCH_DATABASE_URL")
+    return found
+
+
+class CrawlRunExtension:
+    """The crawl's row in `crawl_runs`: started when the spider opens, finished when it closes."""
+
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+        self.stores: StoreExtension | None = None  # found when the spider opens: extensions
+        self.run_id: int | None = None  # are built together, none can look another up earlier
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlRunExtension:
+        extension = cls(crawler.stats)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        site = crawled_site(spider)
+        self.stores = shared_store(spider.crawler)
+        self.run_id = self.stores.acquire(self).start_run(site.id)
+
+    def spider_closed(self, reason: str) -> None:
+        if self.stores is None:
+            return
+        outcome = crawl_outcome(self.stats.get_stats(), reason)
+        try:
+            if self.run_id is not None:
+                self.stores.store.finish_run(
+                    self.run_id, outcome.stats, status=outcome.status, reason=outcome.reason
+                )
+        finally:
+            self.stores.release(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,3 +35,13 @@ def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
     """The first paragraph, shortened: what a feed reader shows as the teaser."""
     first = next((p for p in text.split("\n") if p.strip()), "")
     return shorten(first, limit)
+
+
+# Characters XML 1.0 forbids (C0 controls but tab, LF and CR; U+FFFE/U+FFFF; lone surrogates):
+# one of them in a release makes every Atom/RSS document that includes it unparsable.
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def strip_xml_invalid(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (a vertical tab pasted from Word, say)."""
+    return XML_INVALID.sub("", text)

@@ -3,6 +3,7 @@
 CrawlerError
 ├── SitesFileError       the sites registry cannot be used (names file, entry, key)
 ├── StoreError           the store cannot be opened or migrated
+│   └── StoreBusyError   a write still met a locked database after every retry (names the op)
 └── CleanInputError      `iomwatch clean` got an unusable file (names the file)
 """
 
@@ -19,6 +20,10 @@ class SitesFileError(CrawlerError):
 
 class StoreError(CrawlerError):
     """The release store cannot be opened or migrated."""
+
+
+class StoreBusyError(StoreError):
+    """Another connection held the database locked past the busy timeout and every retry."""
 
 
 class CleanInputError(CrawlerError):

@@ -7,12 +7,15 @@ run record and the listing validators (ConditionalRequestMiddleware) judge a cra
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import CloseSpider, NotConfigured
 
 from crawler.exceptions import CrawlerError
 from crawler.store import RunStats, Store
@@ -21,8 +24,11 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+    from twisted.python.failure import Failure
 
     from crawler.sites import Site
+
+logger = logging.getLogger(__name__)
 
 # Stats the spider keeps for the run record, besides Scrapy's own.
 LISTINGS_OK = "iomwatch/listings_ok"
@@ -30,6 +36,18 @@ LISTING_ERRORS = "iomwatch/listing_errors"
 LISTING_FAILURES = "iomwatch/listing_failures"  # "url: reason" of each failed listing
 ARTICLES_UNRESOLVED = "iomwatch/articles_unresolved"  # scheduled, neither a response nor an error
 COVERAGE_PREFIX = "iomwatch/field/"  # + field name: items where that field was found
+ITEM_ERRORS = "iomwatch/item_errors"  # a pipeline raised: the release was not stored
+ITEMS_DROPPED = "iomwatch/items_dropped"  # a pipeline dropped it (none does: never silently)
+ITEM_FAILURES = "iomwatch/item_failures"  # "url: reason" of the first failed items
+EMPTY = "iomwatch/empty"  # releases stored with no extractable text ("empty_body")
+GONE = "iomwatch/gone"  # article URLs skipped: a remembered permanent failure (404, 410, robots)
+OVERSIZE = "oversize"  # flag and failure reason of a page over the download bound
+FAILURE_RETRY = timedelta(days=7)  # a permanent failure is tried again after this
+ITEM_FAILURES_KEPT = 3
+
+# Scrapy's close reason of a crawl whose site another process is crawling: the run is "skipped".
+LOCKED = "locked"
+SKIPPED_REASON = "another crawl of this site is running"
 
 # Each RunStats counter is the sum of these stats.
 RUN_STATS_KEYS: dict[str, tuple[str, ...]] = {
@@ -39,15 +57,20 @@ RUN_STATS_KEYS: dict[str, tuple[str, ...]] = {
     "new": ("iomwatch/new",),
     "updated": ("iomwatch/updated",),
     # An article that got neither a response nor an error (a redirect loop ends in Scrapy's
-    # duplicate filter, silently) is an error too: else its listing's validators would be
-    # saved and the release hidden behind a 304 for good.
+    # duplicate filter, silently), or whose item a pipeline failed on (a locked store: Scrapy
+    # only logs it), is an error too: else its listing's validators would be saved and the
+    # release hidden behind a 304 for good.
     "errors": (
         ARTICLES_UNRESOLVED,
         "iomwatch/article_errors",
         LISTING_ERRORS,
         "spider_exceptions/count",
+        ITEM_ERRORS,
+        ITEMS_DROPPED,
     ),
     "bytes": ("downloader/response_bytes",),
+    "empty": (EMPTY,),
+    "gone": (GONE,),
 }
 
 
@@ -56,7 +79,7 @@ class CrawlOutcome:
     """How the crawl of one site ended."""
 
     stats: RunStats
-    status: str  # "ok", or "failed" when no listing could be read or the crawl did not finish
+    status: str  # "ok"; "failed": no listing read or not finished; "skipped": site locked
     reason: str | None
     clean: bool  # finished with no error at all: the listings' validators may be saved
 
@@ -77,15 +100,28 @@ def run_stats(stats: Mapping[str, Any]) -> RunStats:
 def crawl_outcome(stats: Mapping[str, Any], reason: str) -> CrawlOutcome:
     """The outcome of a crawl from its stats and Scrapy's close reason ("finished" if it did)."""
     counters = run_stats(stats)
+    if reason == LOCKED:
+        return CrawlOutcome(counters, status="skipped", reason=SKIPPED_REASON, clean=False)
     failures: list[str] = stats.get(LISTING_FAILURES, [])
     failed = not stats.get(LISTINGS_OK) and bool(failures)
     finished = reason == "finished"
+    why = [*failures, *_item_failures(stats)]
     return CrawlOutcome(
         stats=counters,
         status="ok" if finished and not failed else "failed",
-        reason="; ".join(failures) or (None if finished else reason),
+        reason="; ".join(why) or (None if finished else reason),
         clean=finished and not failed and counters.errors == 0,
     )
+
+
+def _item_failures(stats: Mapping[str, Any]) -> list[str]:
+    """The releases not stored, for the run's reason: the first few, and how many in all."""
+    failed = int(stats.get(ITEM_ERRORS, 0))
+    if not failed:
+        return []
+    kept: list[str] = stats.get(ITEM_FAILURES, [])
+    more = f" (and {failed - len(kept)} more)" if failed > len(kept) else ""
+    return [f"{failed} release(s) not stored: {'; '.join(kept)}{more}"]
 
 
 @runtime_checkable
@@ -153,24 +189,39 @@ def shared_store(crawler: Crawler) -> StoreExtension:
 
 
 class CrawlRunExtension:
-    """The crawl's row in `crawl_runs`: started when the spider opens, finished when it closes."""
+    """The crawl's row in `crawl_runs`, and its hold on the site.
+
+    When the spider opens it takes the site's lock in the store (one crawl of a site at a time,
+    across processes) and starts the run; when another process holds the site, the run is
+    recorded as skipped and the spider closed ("locked") before any request. It also counts the
+    items a pipeline failed on: Scrapy only logs them, and a release not stored must keep the
+    listing's validators from being saved.
+    """
 
     def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
         self.stores: StoreExtension | None = None  # found when the spider opens: extensions
         self.run_id: int | None = None  # are built together, none can look another up earlier
+        self.held = ExitStack()  # the site lock, released when the spider closes
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRunExtension:
         extension = cls(crawler.stats)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.item_error, signal=signals.item_error)
+        crawler.signals.connect(extension.item_dropped, signal=signals.item_dropped)
         return extension
 
     def spider_opened(self, spider: Spider) -> None:
         site = crawled_site(spider)
         self.stores = shared_store(spider.crawler)
-        self.run_id = self.stores.acquire(self).start_run(site.id)
+        store = self.stores.acquire(self)
+        locked = self.held.enter_context(store.site_lock(site.id))
+        self.run_id = store.start_run(site.id)
+        if not locked:
+            logger.warning("%s: skipped: %s", site.id, SKIPPED_REASON)
+            raise CloseSpider(LOCKED)
 
     def spider_closed(self, reason: str) -> None:
         if self.stores is None:
@@ -182,4 +233,21 @@ class CrawlRunExtension:
                     self.run_id, outcome.stats, status=outcome.status, reason=outcome.reason
                 )
         finally:
-            self.stores.release(self)
+            try:
+                self.held.close()
+            finally:
+                self.stores.release(self)
+
+    def item_error(self, item: object, failure: Failure) -> None:
+        """A pipeline raised on an item (Scrapy has logged it): count it, keep its reason."""
+        self.stats.inc_value(ITEM_ERRORS)
+        kept: list[str] = self.stats.get_value(ITEM_FAILURES, [])
+        if len(kept) < ITEM_FAILURES_KEPT:
+            reason = failure.getErrorMessage()[:300]
+            url = getattr(item, "url", "?")
+            self.stats.set_value(
+                ITEM_FAILURES, [*kept, reason if url in reason else f"{url}: {reason}"]
+            )
+
+    def item_dropped(self) -> None:
+        self.stats.inc_value(ITEMS_DROPPED)

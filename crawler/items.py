@@ -6,18 +6,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 RELEASE_TYPES = ("press_release", "news", "story", "statement")
+REPR_URL_CHARS = 300  # a Release's repr is logged with each item error: bounded, and no page
+REPR_TITLE_CHARS = 120
 
 # Signal sent with each listing page read (html=, url=). A listing is not a release, but the
 # site template learns from it which blocks every page repeats (BoilerplatePipeline).
 listing_page = object()
 
 
-@dataclass
+@dataclass(repr=False)
 class Release:
     """One press release, news item or story, as extracted from its article page.
 
     `body_text`/`body_html` are filled by the boilerplate pipeline; `body_html` is sanitised
     before anything downstream sees it. `published` is tz-aware UTC or None.
+
+    Its repr names the release (site, language, URL, title, flags) and leaves the page out:
+    Scrapy logs it with every failed item, and logs carry URLs and reasons, never bodies.
     """
 
     url: str
@@ -38,3 +43,19 @@ class Release:
     translations: dict[str, str] = field(default_factory=dict)
     raw_html: str = ""
     fetched_url: str = ""
+    flags: list[str] = field(default_factory=list)  # "empty_body", "oversize", "truncated"
+
+    def __repr__(self) -> str:
+        url = _cut(self.url, REPR_URL_CHARS)
+        title = _cut(self.title, REPR_TITLE_CHARS)
+        return (
+            f"Release(site={self.site!r}, lang={self.lang!r}, url={url!r}, title={title!r}, "
+            f"flags={self.flags!r})"
+        )
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    """`text` cut to `limit` characters, marked with an ellipsis when cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"

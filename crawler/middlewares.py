@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 # Request.meta["conditional"]: "listing" -> a 304 reaches the spider (nothing new, stop there);
 # "cache" -> a 304 is answered with the body stored last time (robots.txt).
 CONDITIONAL = "conditional"
+ROBOTS_MAXSIZE = 512 * 1024  # Google reads the first 500 KiB of a robots.txt; so do we
 
 
 class ConditionalRequestMiddleware:
@@ -60,8 +61,11 @@ class ConditionalRequestMiddleware:
         return request.meta.get(CONDITIONAL)
 
     def process_request(self, request: Request) -> None:
-        if self.mode(request) is None:
+        mode = self.mode(request)
+        if mode is None:
             return
+        if mode == "cache":
+            request.meta.setdefault("download_maxsize", ROBOTS_MAXSIZE)
         known = self.stores.store.get_validators(request.url)
         request.headers["Cache-Control"] = "max-age=0"
         if known is None:

@@ -1,28 +1,45 @@
-"""Item pipelines, one job each: clean boilerplate, validate, store (spider -> store)."""
+"""Item pipelines, one job each: clean boilerplate, make text XML-safe, flag, store.
+
+Nothing is dropped: a page with no extractable text is still a release (title, date and
+link), stored with the "empty_body" flag; a release that cannot be stored raises, and the
+crawl counts the item error (CrawlRunExtension), so the listing is read again next time.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import DropItem
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from crawler.boilerplate import SiteTemplate, extract_html, learn_html
-from crawler.extensions import COVERAGE_PREFIX, crawled_site, shared_store
+from crawler.exceptions import StoreError
+from crawler.extensions import (
+    COVERAGE_PREFIX,
+    EMPTY,
+    FAILURE_RETRY,
+    OVERSIZE,
+    crawled_site,
+    shared_store,
+)
 from crawler.items import Release, listing_page
 from crawler.parsing import fields
 from crawler.parsing.sanitize import plain_text
-from crawler.parsing.text import summarise
+from crawler.parsing.text import strip_xml_invalid, summarise
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
     from crawler.extensions import StoreExtension
+    from crawler.store import Store
 
 logger = logging.getLogger(__name__)
 
 COVERED_FIELDS = ("title", "published", "dateline", "image_url", "translations", "body_text")
+XML_TEXT_FIELDS = ("title", "body_text", "body_html", "summary", "dateline")
+REASON_CHARS = 300
 
 
 class BoilerplatePipeline:
@@ -37,6 +54,7 @@ class BoilerplatePipeline:
         self.stores = stores
         self.site_id: str | None = None  # set once the template is loaded
         self.template = SiteTemplate()
+        self.learned = 0  # pages learned from in this crawl
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BoilerplatePipeline:
@@ -51,9 +69,13 @@ class BoilerplatePipeline:
         self.site_id = site_id
 
     def close_spider(self) -> None:
-        """Save the template, whatever the crawl's outcome: what it learned stays true."""
+        """Save the template if it learned anything, whatever the crawl's outcome.
+
+        A crawl that read no page (skipped: another process crawls the site) saves nothing,
+        so it cannot overwrite the template the other crawl learns.
+        """
         try:
-            if self.site_id is not None:
+            if self.site_id is not None and self.learned:
                 store = self.stores.store
                 store.save_template(self.site_id, self.template.to_state(), self.template.pages)
         finally:
@@ -61,9 +83,14 @@ class BoilerplatePipeline:
 
     def learn_listing(self, html: str, url: str) -> None:
         learn_html(self.template, html, url=url)
+        self.learned += 1
 
     def process_item(self, item: Release) -> Release:
+        if not item.raw_html:  # a release stored from its listing entry: no page to clean
+            item.title = plain_text(item.title) or None
+            return item
         learn_html(self.template, item.raw_html, url=item.url)
+        self.learned += 1
         page = extract_html(item.raw_html, self.template, url=item.url, title=item.title)
         item.title = plain_text(item.title) or None
         item.body_text = page.text
@@ -73,8 +100,26 @@ class BoilerplatePipeline:
         return item
 
 
+class XmlSafeTextPipeline:
+    """Removes the characters XML 1.0 forbids from the text fields, once, at ingest.
+
+    A vertical tab pasted from Word would otherwise make every Atom/RSS feed holding the
+    release unparsable.
+    """
+
+    def process_item(self, item: Release) -> Release:
+        for name in XML_TEXT_FIELDS:
+            value = getattr(item, name)
+            if value:
+                setattr(item, name, strip_xml_invalid(value))
+        return item
+
+
 class ValidationPipeline:
-    """Rejects what is not a release (empty body after cleaning) and counts field coverage."""
+    """Flags a release with no extractable text ("empty_body") and counts field coverage.
+
+    It drops nothing: a page whose text the cleaner cannot find is still a release.
+    """
 
     def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
@@ -84,8 +129,13 @@ class ValidationPipeline:
         return cls(crawler.stats)
 
     def process_item(self, item: Release) -> Release:
-        if not item.body_text.strip():
-            raise DropItem(f"{item.url}: no body text after boilerplate removal")
+        if not item.body_text.strip() and OVERSIZE not in item.flags:
+            item.flags.append("empty_body")
+            logger.warning(
+                "%s: %s has no extractable text: kept with its title, date and link",
+                item.site,
+                item.url,
+            )
         for name in COVERED_FIELDS:
             if getattr(item, name):
                 self.stats.inc_value(COVERAGE_PREFIX + name)
@@ -114,8 +164,33 @@ class StorePipeline:
         self.stores.release(self)
 
     def process_item(self, item: Release) -> Release:
-        kind = self.stores.store.save_release(item, emit_updates=self.emit_updates)
+        store = self.stores.store
+        try:
+            kind = store.save_release(item, emit_updates=self.emit_updates)
+            self._settle_failure(store, item)
+        except (StoreError, SQLAlchemyError) as exc:
+            # Raised anew without its chain: a database error's text holds the statement's
+            # parameters (the page), and logs carry URLs and reasons, never bodies.
+            raise StoreError(f"{item.url}: not stored: {_short_reason(exc)}") from None
+        if "empty_body" in item.flags:
+            self.stats.inc_value(EMPTY)
         if kind:
             self.stats.inc_value(f"iomwatch/{kind}")
             logger.info("%s: %s release %s", item.site, kind, item.url)
         return item
+
+    @staticmethod
+    def _settle_failure(store: Store, item: Release) -> None:
+        """An oversize page is remembered once its stub is stored; any other page clears it."""
+        url = item.fetched_url or item.url
+        if OVERSIZE in item.flags:
+            retry = datetime.now(UTC) + FAILURE_RETRY
+            store.remember_failure(item.site, url, OVERSIZE, retry_after=retry)
+        else:
+            store.forget_failure(url)
+
+
+def _short_reason(exc: Exception) -> str:
+    """The database's own message (not SQLAlchemy's, which quotes the parameters), cut short."""
+    reason = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+    return f"{type(exc).__name__}: {reason}"[:REASON_CHARS]

@@ -2,7 +2,8 @@
 
 Thin I/O around pure builders: each handler parses its parameters (400 naming a bad one), asks
 the store, and hands the rows to a builder or template. Feeds and the API answer conditional
-requests from `Store.last_change` alone and keep rendered bodies in a small LRU cache.
+requests from `Store.last_change` alone and keep rendered bodies in an LRU cache bounded by
+bytes. Every response carries the security headers of `feeds.security`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Match, Route
 
 from crawler.store import ReleaseQuery
 from feeds.api import api_page
@@ -45,6 +52,7 @@ from feeds.pages import (
     render_status,
     site_rows,
 )
+from feeds.security import SecurityHeadersMiddleware, security_headers
 from feeds.status import StatusHook, collect_status
 
 if TYPE_CHECKING:
@@ -67,7 +75,8 @@ DEFAULT_CHANGE_TTL = 2.0  # seconds a data-state lookup is reused (see caching.C
 class FeedService:
     """The app's state and handlers: one store, one site registry, one base URL.
 
-    `status` is an optional zero-argument callable whose dict joins /status.
+    `status` is an optional zero-argument callable whose dict joins /status; `cache` replaces
+    the default render cache (32 MB).
     """
 
     def __init__(
@@ -79,6 +88,7 @@ class FeedService:
         websub_hub: str = "",
         status: StatusHook | None = None,
         change_ttl: float = DEFAULT_CHANGE_TTL,
+        cache: RenderCache | None = None,
     ) -> None:
         self.store = store
         self.sites = tuple(sites)
@@ -87,7 +97,7 @@ class FeedService:
         self.hub = websub_hub
         self.status_hook = status
         self.vocabulary = Vocabulary.from_sites(self.sites)
-        self.cache = RenderCache()
+        self.cache = cache if cache is not None else RenderCache()
         self.changes = ChangeMemo(store.last_change, change_ttl)
         self.env = make_environment()
         self.registry = CollectorRegistry()
@@ -229,6 +239,13 @@ class FeedService:
         return self.error(400, f"Bad request: {exc}")
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
+        """404, or a redirect to the route the path names with its trailing slash toggled."""
+        twin = _slash_twin(request)
+        if twin is not None:
+            query = f"?{request.url.query}" if request.url.query else ""
+            # Starlette's own slash redirect builds the URL from the Host header, which the
+            # client chooses; ours always points at the configured base URL.
+            return RedirectResponse(f"{self.base_url}{twin}{query}", status_code=307)
         return self.error(404, "Not found.")
 
     def routes(self) -> list[Route]:
@@ -244,6 +261,20 @@ class FeedService:
             Route("/status", self.status),
             Route("/metrics", self.prometheus),
         ]
+
+
+def _slash_twin(request: Request) -> str | None:
+    """The request path with its trailing slash toggled, when a route matches that instead."""
+    path = request.url.path
+    if path == "/":
+        return None
+    twin = path.rstrip("/") if path.endswith("/") else f"{path}/"
+    scope = {**request.scope, "path": twin}
+    for route in request.app.router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            return twin
+    return None
 
 
 def _wants_json(request: Request) -> bool:
@@ -263,10 +294,12 @@ def create_app(service: FeedService) -> Starlette:
         routes=service.routes(),
         middleware=[
             Middleware(MetricsMiddleware, metrics=service.metrics),
+            Middleware(SecurityHeadersMiddleware, headers=security_headers(service.base_url)),
             Middleware(GZipMiddleware, minimum_size=512),
         ],
         exception_handlers={BadQueryError: service.bad_query, 404: service.not_found},
     )
+    app.router.redirect_slashes = False  # see FeedService.not_found
     app.state.service = service
     return app
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from crawler.parsing.text import strip_xml_invalid
 from feeds.entries import Entry, make_entries, utc
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ class _IomwatchFeedExtension(BaseExtension):  # type: ignore[misc]
 
 
 class _IomwatchEntryExtension(BaseEntryExtension):  # type: ignore[misc]
-    """Entry level: Atom links written by us, per-entry language (Atom xml:lang, RSS dc:language).
+    """Entry level: Atom links written by us, per-entry language (Atom xml:lang, RSS dc:language),
+    no Atom summary beside content, and the RSS dc:creator.
 
     feedgen 1.0 drops `rel`, `type` and `hreflang` from entry links in Atom (its loop variable
     shadows the link data), which would turn enclosures into alternates. We remove its links and
@@ -87,24 +89,39 @@ class _IomwatchEntryExtension(BaseEntryExtension):  # type: ignore[misc]
         element.set(XML_LANG, entry.lang)
         for old in element.findall("link"):
             element.remove(old)
-        links = [
-            {"rel": "alternate", "type": "text/html", "hreflang": entry.lang, "href": entry.url}
-        ]
-        links += [
-            {"rel": "alternate", "type": "text/html", "hreflang": t.lang, "href": t.url}
-            for t in entry.translations
-        ]
-        links += [
-            {"rel": "enclosure", "type": e.mime_type, "href": e.url} for e in entry.enclosures
-        ]
-        for attributes in links:
+        summary = element.find("summary")
+        if entry.content_html and summary is not None:
+            # Text-mode readers prefer a text/plain part: rss2email mailed the one-paragraph
+            # <summary> instead of the HTML <content>. RFC 4287 needs no summary beside inline
+            # content, so with a body there is only the content to pick (no second copy of it
+            # as an HTML summary: that would double the feed). RSS keeps its <description>
+            # teaser: both parts are HTML there, and readers take content:encoded.
+            element.remove(summary)
+        for attributes in _atom_links(entry):
             etree.SubElement(element, "link", attributes)
         return element
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
         if self.entry is not None:
+            # RSS 2.0 <author> must be an e-mail address, and we have none: readers (rss2email's
+            # From, feedparser's `author`) take dc:creator as the name instead.
+            etree.SubElement(item, f"{{{DC_NS}}}creator").text = self.entry.site_name
             etree.SubElement(item, f"{{{DC_NS}}}language").text = self.entry.lang
         return item
+
+
+def _atom_links(entry: Entry) -> list[dict[str, str]]:
+    """Exactly one alternate, the release's own page: readers that keep one alternate
+    (feedparser, newsboat) keep the last. Translations are related pages (RFC 4287 4.2.7.2)."""
+    own = {"rel": "alternate", "type": "text/html", "hreflang": entry.lang, "href": entry.url}
+    translations = [
+        {"rel": "related", "type": "text/html", "hreflang": t.lang, "href": t.url}
+        for t in entry.translations
+    ]
+    enclosures = [
+        {"rel": "enclosure", "type": e.mime_type, "href": e.url} for e in entry.enclosures
+    ]
+    return [own, *translations, *enclosures]
 
 
 def _feed_updated(entries: Sequence[Entry], meta: FeedMeta) -> datetime:
@@ -114,6 +131,7 @@ def _feed_updated(entries: Sequence[Entry], meta: FeedMeta) -> datetime:
 
 
 def _generator(entries: Sequence[Entry], meta: FeedMeta) -> FeedGenerator:
+    meta = _xml_safe_meta(meta)
     fg = FeedGenerator()
     fg.register_extension("iomwatch", _IomwatchFeedExtension, _IomwatchEntryExtension)
     fg.iomwatch.hub = meta.hub or None
@@ -147,7 +165,7 @@ def _add_entry(fg: FeedGenerator, entry: Entry) -> FeedEntry:
     if entry.content_html:
         fe.content(entry.content_html, type="html")
     if entry.summary:
-        fe.summary(entry.summary)
+        fe.summary(entry.summary)  # RSS <description>; Atom drops it beside content (see above)
     for category in entry.categories:
         fe.category(term=category.term, scheme=category.scheme, label=category.label)
     for enclosure in entry.enclosures:
@@ -167,6 +185,19 @@ def build_rss(releases: Sequence[StoredRelease], meta: FeedMeta) -> bytes:
     """RSS 2.0 document, UTF-8, newest item first (content:encoded carries the full body)."""
     entries = make_entries(list(releases), base_url=meta.base_url, sites=meta.sites)
     return bytes(_generator(entries, meta).rss_str(pretty=False, encoding="UTF-8"))
+
+
+def _xml_safe_meta(meta: FeedMeta) -> FeedMeta:
+    """`meta` without XML-invalid characters (`?q=%EF%BF%BE` puts U+FFFE into the title)."""
+    return replace(
+        meta,
+        title=strip_xml_invalid(meta.title),
+        self_url=strip_xml_invalid(meta.self_url),
+        home_url=strip_xml_invalid(meta.home_url),
+        description=strip_xml_invalid(meta.description),
+        language=strip_xml_invalid(meta.language) if meta.language else meta.language,
+        hub=strip_xml_invalid(meta.hub) if meta.hub else meta.hub,
+    )
 
 
 def _json_item(entry: Entry) -> dict[str, Any]:
@@ -205,6 +236,7 @@ def _json_item(entry: Entry) -> dict[str, Any]:
 def build_json_feed(releases: Sequence[StoredRelease], meta: FeedMeta) -> bytes:
     """JSON Feed 1.1 document, UTF-8, newest item first."""
     entries = make_entries(list(releases), base_url=meta.base_url, sites=meta.sites)
+    meta = _xml_safe_meta(meta)  # JSON allows them, but the same feed must say the same
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": meta.title,

@@ -1,20 +1,21 @@
 """One release as every output shows it: the shared view of feeds, API, HTML pages and export.
 
 Everything scraped is untrusted. Titles and summaries become plain text (each output escapes
-them for its own format); body HTML is sanitised again here, whatever the store holds.
+them for its own format); body HTML is sanitised again here, whatever the store holds. No
+character XML 1.0 forbids gets through: one of them would make a whole Atom/RSS document fail.
 """
 
 from __future__ import annotations
 
 import html
 import mimetypes
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from crawler.parsing.sanitize import plain_text, sanitize_html
-from crawler.parsing.text import SUMMARY_CHARS, shorten
+from crawler.parsing.text import SUMMARY_CHARS, shorten, strip_xml_invalid
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -175,9 +176,35 @@ def _links(release: StoredRelease) -> tuple[Link | None, tuple[Link, ...], tuple
     return image, attachments, translations
 
 
+def _xml_safe(value: Any) -> Any:
+    """`value` (a string, or a list or dict of them) without the characters XML 1.0 forbids."""
+    if isinstance(value, str):
+        return strip_xml_invalid(value)
+    if isinstance(value, list):
+        return [_xml_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {_xml_safe(k): _xml_safe(v) for k, v in value.items()}
+    return value
+
+
+def xml_safe_release(release: StoredRelease) -> StoredRelease:
+    """Every text field of `release` stripped of XML-invalid characters.
+
+    Ingest strips them too; this guard is for rows stored before that, or by other writers.
+    """
+    changes = {f.name: _xml_safe(getattr(release, f.name)) for f in fields(release)}
+    return replace(release, **changes)
+
+
+def _plain(value: str | None) -> str:
+    # Unescaping can bring a forbidden character back (`&#11;`): strip after, not only before.
+    return strip_xml_invalid(plain_text(value))
+
+
 def make_entry(release: StoredRelease, *, base_url: str, site: Site | None = None) -> Entry:
     """The safe, render-ready view of one stored release."""
-    name = site_name(site, release.site)
+    release = xml_safe_release(release)
+    name = strip_xml_invalid(site_name(site, release.site))
     published = utc(release.published or release.first_seen)
     image, attachments, translations = _links(release)
     link = permalink(base_url, release.id)
@@ -186,20 +213,20 @@ def make_entry(release: StoredRelease, *, base_url: str, site: Site | None = Non
         release_id=release.id,
         permalink=link,
         url=web_url(release.url) or link,
-        title=entry_title(release, name),
-        summary=shorten(plain_text(release.summary) or release.body_text, SUMMARY_CHARS),
-        content_html=_content_html(release),
+        title=strip_xml_invalid(entry_title(release, name)),
+        summary=shorten(_plain(release.summary) or release.body_text, SUMMARY_CHARS),
+        content_html=strip_xml_invalid(_content_html(release)),
         content_text=release.body_text,
         lang=release.lang,
         published=published,
         updated=max(utc(release.updated), published),
         site=release.site,
         site_name=name,
-        site_url=site.base_url if site is not None else "",
+        site_url=strip_xml_invalid(site.base_url) if site is not None else "",
         country=release.country,
         region=release.region,
         type=release.type,
-        dateline=plain_text(release.dateline),
+        dateline=_plain(release.dateline),
         categories=_categories(release, base_url),
         image=image,
         attachments=attachments,

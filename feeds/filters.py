@@ -8,7 +8,7 @@ clear error instead of a silently empty feed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -21,23 +21,45 @@ LIMIT_DEFAULT = 50
 LIMIT_MAX = 200
 MAX_VALUE_CHARS = 200
 MAX_VALUES_PER_KEY = 20
+# Keyword search costs grow with values x words (each word is one more match over the table):
+# five phrases of twelve words cover any real search and keep a request bounded.
+MAX_Q_VALUES = 5
+MAX_Q_WORDS = 12
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Only ASCII digits are numbers here: str.isdigit() also accepts "²" (int() then raises) and
+# "٣" (int() reads 3). Twelve digits are far past every bound and keep int() cheap.
+ASCII_NUMBER = re.compile(r"[0-9]{1,12}", re.ASCII)
+WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The closed value sets: site ids (empty = any well-formed id), languages, release types."""
+    """The closed value sets: site ids (empty = any well-formed id), countries and regions
+    (None = any), languages and release types.
+
+    Countries and regions map their lower-case form to the registry's spelling, so `mali` and
+    `Mali` are one feed (one cache entry, one self link).
+    """
 
     sites: frozenset[str] = frozenset()
     languages: frozenset[str] = KNOWN_LANGUAGES
     types: frozenset[str] = frozenset(RELEASE_TYPES)
+    countries: Mapping[str, str] | None = None
+    regions: Mapping[str, str] | None = None
 
     @classmethod
     def from_sites(cls, sites: Iterable[Site]) -> Vocabulary:
         sites = list(sites)
-        languages = KNOWN_LANGUAGES | {lang for s in sites for lang in s.languages}
-        return cls(sites=frozenset(s.id for s in sites), languages=frozenset(languages))
+        tags = {lang.lower() for s in sites for lang in s.languages}
+        # `lang` matches as a BCP 47 prefix in the store: `pt` finds a site's `pt-br` releases.
+        languages = KNOWN_LANGUAGES | tags | {tag.split("-")[0] for tag in tags}
+        return cls(
+            sites=frozenset(s.id for s in sites),
+            languages=frozenset(languages),
+            countries={s.country.lower(): s.country for s in sites if s.country},
+            regions={s.region.lower(): s.region for s in sites if s.region},
+        )
 
 
 @dataclass(frozen=True)
@@ -101,13 +123,32 @@ def _check_value(name: str, value: str, vocabulary: Vocabulary) -> str:
         if value not in vocabulary.types:
             allowed = ", ".join(sorted(vocabulary.types))
             raise BadQueryError(name, f"unknown type {value!r} (expected one of {allowed})")
+    elif name == "country":
+        value = _check_place(name, value, vocabulary.countries)
+    elif name == "region":
+        value = _check_place(name, value, vocabulary.regions)
+    elif name == "q":
+        words = len(WORD.findall(value))
+        if words > MAX_Q_WORDS:
+            raise BadQueryError(name, f"more than {MAX_Q_WORDS} words ({words})")
     return value
 
 
+def _check_place(name: str, value: str, known: Mapping[str, str] | None) -> str:
+    """A country or region of the registry, in the registry's spelling (any case accepted)."""
+    if known is None:
+        return value
+    canonical = known.get(value.lower())
+    if canonical is None:
+        allowed = ", ".join(sorted(known.values())) or "none"
+        raise BadQueryError(name, f"unknown {name} {value!r} (known: {allowed})")
+    return canonical
+
+
 def _int(name: str, value: str, low: int, high: int) -> int:
-    if not value.strip().isdigit():
+    if not ASCII_NUMBER.fullmatch(value.strip()):
         raise BadQueryError(name, f"expected a whole number from {low} to {high}, got {value!r}")
-    number = int(value)
+    number = int(value.strip())
     if not low <= number <= high:
         raise BadQueryError(name, f"must be from {low} to {high}, got {number}")
     return number
@@ -124,8 +165,9 @@ def parse_params(
             value = raw.strip() and _check_value(name, raw, vocabulary)
             if value and value not in values[name]:
                 values[name].append(value)
-            if len(values[name]) > MAX_VALUES_PER_KEY:
-                raise BadQueryError(name, f"more than {MAX_VALUES_PER_KEY} values")
+            most = MAX_Q_VALUES if name == "q" else MAX_VALUES_PER_KEY
+            if len(values[name]) > most:
+                raise BadQueryError(name, f"more than {most} values")
         elif name in single:
             if name in extras:
                 raise BadQueryError(name, "given more than once")

@@ -59,6 +59,11 @@ class StoreCollector(Collector):
         cache.add_metric(["hit"], self.cache.hits)
         cache.add_metric(["miss"], self.cache.misses)
         yield cache
+        held = GaugeMetricFamily(
+            "iomwatch_feed_render_cache_bytes", "Bytes of rendered bodies held in the cache"
+        )
+        held.add_metric([], self.cache.size)
+        yield held
 
 
 class RequestMetrics:

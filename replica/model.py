@@ -20,6 +20,7 @@ class ReplicaRelease:
     published: date
     dateline_place: str | None
     node_id: str
+    # The release's other-language versions (language -> URL); never itself, {} when none.
     translations: dict[str, str]
     body_paragraphs: tuple[str, ...]
     image_url: str | None

@@ -109,14 +109,33 @@ def site_context(state: SiteState, lang: str) -> dict[str, Any]:
 
 
 def switcher(state: SiteState, current: str, targets: dict[str, str]) -> list[dict[str, Any]]:
-    """Language switcher links: the translation when there is one, else that language's home."""
+    """Language switcher links: the translation when there is one, else the site's fallback.
+
+    Like the real themes, the fallback is no translation at all: that language's home or
+    listing (Drupal 8+), or no link (Drupal 7). A parser that takes every switcher link for a
+    translation is wrong on every release that lacks a language.
+    """
+    mode = state.profile.switcher_current
     links = []
     for lang in state.profile.languages:
-        href = targets.get(lang, lang_prefix(state.profile, lang) or "/")
-        links.append(
-            {"lang": lang, "name": LANG_NAMES[lang], "href": href, "active": lang == current}
-        )
+        href = targets.get(lang) or _switcher_fallback(state, lang)
+        active = lang == current and mode != "self"
+        if lang == current and mode == "span":
+            href = None
+        links.append({"lang": lang, "name": LANG_NAMES[lang], "href": href, "active": active})
     return links
+
+
+def _switcher_fallback(state: SiteState, lang: str) -> str | None:
+    fallback = state.profile.switcher_fallback
+    if fallback == "listing":
+        return state.listing_path(lang)
+    return None if fallback == "none" else lang_prefix(state.profile, lang) or "/"
+
+
+def alternates(state: SiteState, links: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The head's `<link rel=alternate hreflang>` list, on the sites whose pages print one."""
+    return links if state.profile.head_alternates else []
 
 
 def iso_datetime(state: SiteState, version: Version) -> str:
@@ -139,6 +158,7 @@ def related(state: SiteState, version: Version) -> list[dict[str, str]]:
     return [
         {
             "href": v.path,
+            "lang": v.lang,
             "title": v.title or ui["read_story"],
             "date": listing_date(state, v.published, v.lang, v.time),
         }
@@ -174,7 +194,7 @@ def article_context(state: SiteState, version: Version) -> dict[str, Any]:
         "title_tag": f"{version.title} | {p.name[version.lang]}" if version.title else p.name[version.lang],
         "canonical": state.base_url + version.path,
         "shortlink": f"{state.base_url}{lang_prefix(p, version.lang)}/node/{version.node_id}",
-        "alternates": [(v.lang, state.base_url + v.path) for v in siblings] + [("x-default", state.base_url + default.path)],
+        "alternates": alternates(state, [(v.lang, state.base_url + v.path) for v in siblings] + [("x-default", state.base_url + default.path)]),
         "switcher": switcher(state, version.lang, targets),
         "v": version,
         "type_class": TYPE_CLASSES[version.type],
@@ -219,9 +239,10 @@ def listing_context(state: SiteState, lang: str, page: int) -> dict[str, Any] | 
         "title_tag": f"{ui['news']} | {state.profile.name[lang]}",
         "canonical": state.base_url + path + (f"?page={page}" if page else ""),
         "shortlink": None,
-        "alternates": [
-            (other, state.base_url + state.listing_path(other)) for other in state.profile.languages
-        ],
+        "alternates": alternates(
+            state,
+            [(o, state.base_url + state.listing_path(o)) for o in state.profile.languages],
+        ),
         "switcher": switcher(
             state, lang, {o: state.listing_path(o) for o in state.profile.languages}
         ),

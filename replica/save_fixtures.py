@@ -34,13 +34,11 @@ def pick_articles(releases: list[ReplicaRelease]) -> dict[str, ReplicaRelease]:
             picks["story"] = release
         if release.type in {"news", "statement"} and release.type not in picks:
             picks[release.type] = release
-    translated = [r for r in releases if len(r.translations) > 1 and r.lang != default_lang]
+    translated = [r for r in releases if r.translations and r.lang != default_lang]
     if translated:
         picks["translation"] = translated[0]
         picks["translation_original"] = next(
-            r
-            for r in releases
-            if r.url == translated[0].translations.get(r.lang) and r is not translated[0]
+            r for r in releases if r.url == translated[0].translations.get(r.lang)
         )
     return picks
 

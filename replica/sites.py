@@ -48,6 +48,17 @@ class SiteProfile:
     address: tuple[str, ...] = ()
     people: tuple[str, ...] = ("Amina Okafor", "Jean-Baptiste Koné")
     robots_extra: tuple[str, ...] = ()
+    # How a page names its other-language versions. `head_alternates`: `<link rel=alternate
+    # hreflang>` in the head (Drupal 8+ content translation; they list the page itself too).
+    # Without them only the language switcher does, and for a language the release lacks it
+    # points to that language's "home" or "listing" (Drupal 8+ themes), or to nothing
+    # ("none": Drupal 7 prints an untranslated span). The current language is a link to the
+    # page marked active ("active"), an unmarked link to the page ("self") or an active span
+    # ("span"). IOM-SITES.md holds page text only, so which real site does what is not known;
+    # the replica covers every combination.
+    head_alternates: bool = True
+    switcher_fallback: str = "home"
+    switcher_current: str = "active"
 
 
 ALL_TYPES = ("press_release", "news", "press_release", "story", "news", "press_release")
@@ -83,6 +94,7 @@ SITES: tuple[SiteProfile, ...] = (
         address=("17 route des Morillons", "1211 Geneva 19", "Switzerland"),
         people=("Laura Brenner", "Mohamed Abdi", "Carla Mendes"),
         robots_extra=("Disallow: /admin/",),
+        switcher_fallback="listing",
     ),
     SiteProfile(
         id="mali",
@@ -148,6 +160,8 @@ SITES: tuple[SiteProfile, ...] = (
         files_dir="tmzbdl666",
         address=("47C Abu El Feda Street", "Zamalek, Cairo", "Egypt"),
         people=("Rania Haddad", "Omar Khalil"),
+        head_alternates=False,
+        switcher_current="span",
     ),
     SiteProfile(
         id="brazil",
@@ -180,6 +194,9 @@ SITES: tuple[SiteProfile, ...] = (
         files_dir="tmzbdl1006",
         address=("SAUS Quadra 5", "Brasília - DF", "Brasil"),
         people=("Mariana Souza", "Thiago Ribeiro"),
+        head_alternates=False,
+        switcher_fallback="listing",
+        switcher_current="self",
     ),
     SiteProfile(
         id="colombia",
@@ -209,6 +226,8 @@ SITES: tuple[SiteProfile, ...] = (
         files_dir="tmzbdl1631",
         address=("Carrera 14 No. 93B-46", "Bogotá", "Colombia"),
         people=("Lucía Ramírez", "Andrés Castillo"),
+        head_alternates=False,
+        switcher_fallback="none",
     ),
     SiteProfile(
         id="southsudan",
@@ -241,6 +260,7 @@ SITES: tuple[SiteProfile, ...] = (
         files_dir="tmzbdl1121",
         address=("Tomping Area", "Juba", "South Sudan"),
         people=("Grace Akol", "Daniel Lual"),
+        head_alternates=False,
     ),
 )  # fmt: skip
 

@@ -81,7 +81,9 @@ class SiteState:
             published=version.published,
             dateline_place=version.dateline_place,
             node_id=str(version.node_id),
-            translations={v.lang: self.base_url + v.path for v in siblings},
+            translations={
+                v.lang: self.base_url + v.path for v in siblings if v.lang != version.lang
+            },
             body_paragraphs=tuple(version.paragraphs),
             image_url=self.base_url + version.image_path if version.image_path else None,
             attachments=tuple(self.base_url + a for a in version.attachments),

@@ -108,7 +108,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             ping_hub(client, config.server.websub_hub, [feed_url(config.server.base_url, "atom")])
     if not args.quiet:
         print_runs(runs, sites, sys.stdout)
-    failed = [s.id for s in sites if s.id not in runs or runs[s.id].status != "ok"]
+    failed = [s.id for s in sites if s.id not in runs or runs[s.id].status not in ("ok", "skipped")]
     return 1 if failed else 0
 
 

@@ -1,15 +1,18 @@
 """The configuration loader: the only place of the service that reads the environment.
 
 Defaults <- TOML file (`--config` or IOMWATCH_CONFIG) <- environment (IOMWATCH_<SECTION>_<KEY>).
-Unknown or invalid keys stop start-up with a message naming them.
+Unknown or invalid keys stop start-up with a message naming them: the file (or the environment
+variable) the value came from, the section and the key. Every number has bounds (BOUNDS).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,6 +53,7 @@ class CrawlConfig(CrawlOptions):
     cron: str = ""
     stop_grace_seconds: int = 10
     max_parallel: int = 2
+    retention_days: int = 180  # crawl runs and events older than this are pruned; 0: keep all
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,7 @@ class ServiceConfig:
         env = os.environ if environ is None else environ
         path = path or env.get("IOMWATCH_CONFIG") or None
         raw: dict[str, Any] = _read_toml(Path(path)) if path else {}
-        source = path or "defaults"
-        _apply_env(raw, env)
+        source = _Source(path or "defaults", _apply_env(raw, env))
         return _build(raw, source)
 
 
@@ -123,8 +126,45 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpConfig,
 }
 TOP_LEVEL = {"sites_file", "data_dir"}
-AT_LEAST_ONE = ("max_backfill_pages", "max_parallel")  # [crawl] keys where 0 means nothing runs
 LISTS = {"subscriber", "webhook"}
+
+# (least, most) of every numeric key, inclusive. A 0 that would mean "nothing runs" (pages,
+# parallel crawls) or "kill at once" (timeouts) is out of bounds; the upper bounds catch a
+# slipped digit (port 99999, a 9000 s download delay) rather than forbid a real need.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "server.port": (1, 65535),
+    "crawl.max_backfill_pages": (1, 1000),
+    "crawl.max_pages": (0, 1000),  # 0: only the first listing page on later crawls
+    "crawl.timeout_seconds": (1, 86400),
+    "crawl.download_timeout": (1, 600),
+    "crawl.download_delay": (0, 60),
+    "crawl.concurrent_per_host": (1, 16),
+    "crawl.recheck_days": (0, 365),  # 0: known releases are never re-fetched
+    "crawl.recheck_hours": (0, 8760),  # 0: ...re-fetched on every crawl while young
+    # Fractions of a minute serve the tests and benchmarks (0.01 min = 0.6 s); 0 would
+    # become APScheduler's one-second default period.
+    "crawl.interval_minutes": (0.01, 10080),
+    "crawl.jitter_seconds": (0, 3600),
+    "crawl.stop_grace_seconds": (1, 600),
+    "crawl.max_parallel": (1, 64),
+    "crawl.retention_days": (0, 36500),  # 0: keep forever
+    "smtp.port": (1, 65535),
+    "smtp.timeout_seconds": (1, 600),
+}
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the values came from: the file (or the defaults), or an environment variable."""
+
+    name: str
+    env: Mapping[str, str] = field(default_factory=dict)  # "section.key" -> variable name
+
+    def of(self, section: str, key: str) -> str:
+        """`<file>: [section].key`, or `environment IOMWATCH_…: [section].key`."""
+        variable = self.env.get(f"{section}.{key}")
+        origin = f"environment {variable}" if variable else self.name
+        return f"{origin}: [{section}].{key}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -137,8 +177,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
 
 
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
-    """Overlay IOMWATCH_<SECTION>_<KEY> and IOMWATCH_<TOPKEY> on the raw TOML tree."""
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Overlay IOMWATCH_<SECTION>_<KEY> and IOMWATCH_<TOPKEY> on the raw TOML tree.
+
+    Returns the variable that set each "section.key", so that an error names it.
+    """
+    origins: dict[str, str] = {}
     for name, value in env.items():
         if not name.startswith("IOMWATCH_") or name == "IOMWATCH_CONFIG":
             continue
@@ -152,6 +196,8 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         if section not in SECTIONS or not sub:
             raise ConfigError(f"environment variable {name}: unknown configuration key")
         raw.setdefault(section, {})[sub] = value
+        origins[f"{section}.{sub}"] = name
+    return origins
 
 
 def _coerce(value: Any, target: Any, where: str) -> Any:
@@ -172,27 +218,55 @@ def _coerce(value: Any, target: Any, where: str) -> Any:
             return value.lower() in {"1", "true", "yes", "on"}
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if isinstance(target, int | float):
-        try:
-            number = type(target)(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-        if number < 0:
-            raise ConfigError(f"{where}: must not be negative, got {value!r}")
-        return number
+        return _number(value, whole=isinstance(target, int), where=where)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     return value
 
 
-def _section(cls: type, raw: Mapping[str, Any], where: str) -> Any:
+def _number(value: Any, *, whole: bool, where: str) -> float:
+    """A finite number (a whole one for an integer key) from TOML or an environment string."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.inf
+    except ValueError:
+        raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    if not whole:
+        return number
+    if not number.is_integer():
+        raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+    return value if isinstance(value, int) else int(number)
+
+
+def _check_bounds(key: str, value: Any, where: str) -> None:
+    """Refuse a number outside BOUNDS (a numeric key missing there must not be negative)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    least, most = BOUNDS.get(key, (0, math.inf))
+    if value < least:
+        raise ConfigError(f"{where}: must be at least {least:g}, got {value!r}")
+    if value > most:
+        raise ConfigError(f"{where}: must be at most {most:g}, got {value!r}")
+
+
+def _section(cls: type, raw: Mapping[str, Any], name: str, source: _Source) -> Any:
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a table")
+        raise ConfigError(f"{source.name}: [{name}]: expected a table")
     defaults = cls()
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    values = {k: _coerce(v, getattr(defaults, k), f"{where}.{k}") for k, v in raw.items()}
+        raise ConfigError(f"{source.name}: [{name}]: unknown key(s) {', '.join(unknown)}")
+    values = {}
+    for key, value in raw.items():
+        where = source.of(name, key)
+        values[key] = _coerce(value, getattr(defaults, key), where)
+        _check_bounds(f"{name}.{key}", values[key], where)
     return replace(defaults, **values)
 
 
@@ -220,7 +294,7 @@ def _subscriber(entry: Mapping[str, Any], where: str) -> SubscriberConfig:
     if mode not in {"instant", "daily", "weekly"}:
         raise ConfigError(f"{where}.mode: expected instant, daily or weekly, got {mode!r}")
     hour = entry.get("hour", 8)
-    if not isinstance(hour, int) or not 0 <= hour <= 23:
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
         raise ConfigError(f"{where}.hour: expected an hour 0-23, got {hour!r}")
     tz = entry.get("timezone", "UTC")
     try:
@@ -240,32 +314,43 @@ def _webhook(entry: Mapping[str, Any], where: str) -> WebhookConfig:
     return WebhookConfig(url, str(entry.get("secret", "")), _filters(entry, where))
 
 
-def _build(raw: Mapping[str, Any], source: str) -> ServiceConfig:
+def _build(raw: Mapping[str, Any], source: _Source) -> ServiceConfig:
     unknown = sorted(set(raw) - TOP_LEVEL - set(SECTIONS) - LISTS)
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}")
+        raise ConfigError(f"{source.name}: unknown key(s) {', '.join(unknown)}")
     kwargs: dict[str, Any] = {
-        key: _coerce(raw[key], "", f"{source}: {key}") for key in TOP_LEVEL if key in raw
+        key: _coerce(raw[key], "", f"{source.name}: {key}") for key in TOP_LEVEL if key in raw
     }
     for name, cls in SECTIONS.items():
-        kwargs[name] = _section(cls, raw.get(name, {}), f"{source}: [{name}]")
+        kwargs[name] = _section(cls, raw.get(name, {}), name, source)
     subs = raw.get("subscriber", [])
     hooks = raw.get("webhook", [])
     kwargs["subscribers"] = tuple(
-        _subscriber(e, f"{source}: [[subscriber]] #{i + 1}") for i, e in enumerate(subs)
+        _subscriber(e, f"{source.name}: [[subscriber]] #{i + 1}") for i, e in enumerate(subs)
     )
     kwargs["webhooks"] = tuple(
-        _webhook(e, f"{source}: [[webhook]] #{i + 1}") for i, e in enumerate(hooks)
+        _webhook(e, f"{source.name}: [[webhook]] #{i + 1}") for i, e in enumerate(hooks)
     )
     config = ServiceConfig(**kwargs)
     if config.smtp.security not in {"none", "starttls", "ssl"}:
-        raise ConfigError(f"{source}: [smtp].security: expected none, starttls or ssl")
-    for key in AT_LEAST_ONE:
-        if getattr(config.crawl, key) < 1:
-            raise ConfigError(f"{source}: [crawl].{key}: must be at least 1")
+        raise ConfigError(f"{source.of('smtp', 'security')}: expected none, starttls or ssl")
+    _check_text(config, source)
     if config.crawl.cron:
-        _check_cron(config.crawl.cron, f"{source}: [crawl].cron")
+        _check_cron(config.crawl.cron, source.of("crawl", "cron"))
     return config
+
+
+def _check_text(config: ServiceConfig, source: _Source) -> None:
+    """Strings a request or a link is built from: no empty User-Agent, no header injection."""
+    agent = config.crawl.user_agent
+    if not agent.strip():
+        raise ConfigError(f"{source.of('crawl', 'user_agent')}: must not be empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in agent):
+        raise ConfigError(f"{source.of('crawl', 'user_agent')}: control character in {agent!r}")
+    for key in ("base_url", "websub_hub"):
+        url = getattr(config.server, key)
+        if (url or key == "base_url") and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{source.of('server', key)}: expected an http(s) URL, got {url!r}")
 
 
 def _check_cron(expression: str, where: str) -> None:
@@ -273,6 +358,8 @@ def _check_cron(expression: str, where: str) -> None:
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
+        trigger = CronTrigger.from_crontab(expression, timezone=UTC)
     except ValueError as exc:
         raise ConfigError(f"{where}: invalid crontab expression {expression!r}: {exc}") from None
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:  # e.g. "0 0 31 2 *"
+        raise ConfigError(f"{where}: crontab expression {expression!r} never fires")

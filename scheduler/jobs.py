@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from crawler.store import Store
@@ -70,29 +71,41 @@ class CrawlSupervisor:
             )
             self.running[site_id] = proc
             try:
-                code = await self._wait(site_id, proc)
+                code, reason = await self._wait(site_id, proc)
             finally:
                 self.running.pop(site_id, None)
             self.last_result[site_id] = {
                 "exit": code,
                 "seconds": round(time.monotonic() - started, 2),
             }
+            if code != 0:
+                # A child killed from outside (out of memory: SIGKILL) never records its end.
+                self._abandon(site_id, reason or self._exit_reason(code))
             if self.on_finished is not None:
                 self.on_finished(site_id)
             if code != 0 and not self.stopping:
                 raise CrawlFailed(f"crawl of site {site_id} failed: {self._reason(site_id, code)}")
             return code
 
-    async def _wait(self, site_id: str, proc: asyncio.subprocess.Process) -> int:
+    def _exit_reason(self, code: int) -> str:
+        """What a run its child left "running" is marked with: the stop, a signal, or the code."""
+        if self.stopping:
+            return "stopped at service shutdown"
+        if code < 0:
+            hint = " (SIGKILL: out of memory?)" if -code == signal.SIGKILL else ""
+            return f"killed by signal {-code}{hint}"
+        return f"exit code {code}"
+
+    async def _wait(self, site_id: str, proc: asyncio.subprocess.Process) -> tuple[int, str | None]:
+        """The child's exit code; -1 and the reason when it ran past the timeout."""
         try:
-            return await asyncio.wait_for(proc.wait(), self.timeout)
+            return await asyncio.wait_for(proc.wait(), self.timeout), None
         except TimeoutError:
             logger.error(
                 "crawl of site %s timed out after %.0f s; stopping it", site_id, self.timeout
             )
             await self._terminate(proc)
-            self._abandon(site_id, f"timed out after {self.timeout:.0f} s")
-            return -1
+            return -1, f"timed out after {self.timeout:.0f} s"
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
         """SIGTERM (Scrapy stops cleanly and records its run), then SIGKILL after the grace."""
@@ -137,3 +150,22 @@ class CrawlSupervisor:
 async def crawl_site(supervisor: CrawlSupervisor, site_id: str) -> int:
     """The scheduled crawl job of one site."""
     return await supervisor.crawl(site_id)
+
+
+def prune_store(database_url: str, retention_days: int) -> dict[str, int]:
+    """The daily retention job: crawl runs, events and page versions past retention go.
+
+    Releases are kept whatever their age. `retention_days` 0 keeps everything.
+    """
+    if retention_days <= 0:
+        return {}
+    older_than = datetime.now(UTC) - timedelta(days=retention_days)
+    with Store(database_url, migrate=False) as store:
+        counts = store.prune(older_than=older_than)
+    logger.info(
+        "retention: pruned %s older than %s (%d days)",
+        ", ".join(f"{count} {table}" for table, count in sorted(counts.items())) or "nothing",
+        older_than.isoformat(timespec="seconds"),
+        retention_days,
+    )
+    return counts

@@ -42,10 +42,14 @@ def _trigger(config: ServiceConfig) -> Any:
     )
 
 
+RETENTION_EVERY = timedelta(days=1)
+RETENTION_FIRST = timedelta(minutes=10)  # after the first crawls (spread over 5 minutes at most)
+
+
 def build_scheduler(
     config: ServiceConfig, sites: Sequence[Site], supervisor: CrawlSupervisor
 ) -> AsyncIOScheduler:
-    """One crawl job per site; first runs spread over the interval so sites don't all start at once."""
+    """One crawl job per site, and the daily retention job unless retention_days is 0."""
     interval = timedelta(minutes=config.crawl.interval_minutes)
     scheduler = AsyncIOScheduler(
         timezone=UTC,
@@ -55,8 +59,30 @@ def build_scheduler(
             "misfire_grace_time": max(1, int(interval.total_seconds())),
         },
     )
+    _add_crawl_jobs(scheduler, config, sites, supervisor)
+    if config.crawl.retention_days > 0:
+        scheduler.add_job(
+            "scheduler.jobs:prune_store",
+            IntervalTrigger(seconds=RETENTION_EVERY.total_seconds(), timezone=UTC),
+            args=[config.database_url, config.crawl.retention_days],
+            id="retention",
+            name="retention",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC) + RETENTION_FIRST,
+        )
+    scheduler.add_listener(_report, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    return scheduler
+
+
+def _add_crawl_jobs(
+    scheduler: AsyncIOScheduler,
+    config: ServiceConfig,
+    sites: Sequence[Site],
+    supervisor: CrawlSupervisor,
+) -> None:
+    """First runs spread over the interval (5 minutes at most) so sites don't all start at once."""
     now = datetime.now(UTC)
-    step = interval / max(len(sites), 1)
+    step = timedelta(minutes=config.crawl.interval_minutes) / max(len(sites), 1)
     for index, site in enumerate(sites):
         scheduler.add_job(
             "scheduler.jobs:crawl_site",
@@ -67,8 +93,6 @@ def build_scheduler(
             replace_existing=True,
             next_run_time=now + min(step * index, timedelta(minutes=5)),
         )
-    scheduler.add_listener(_report, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-    return scheduler
 
 
 def _report(event: JobExecutionEvent) -> None:
@@ -87,6 +111,7 @@ def scheduler_status(scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor) -
     jobs = {
         job.id.removeprefix("crawl:"): job.next_run_time.isoformat() if job.next_run_time else None
         for job in scheduler.get_jobs()
+        if job.id.startswith("crawl:")
     }
     return {
         "next_run": jobs,
@@ -95,11 +120,19 @@ def scheduler_status(scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor) -
     }
 
 
-def _abandon_stale(store: Store) -> None:
-    """Runs a killed service left "running" are failed runs; say so in the store and the log."""
+def abandon_stale(store: Store) -> int:
+    """Runs a killed service left "running" are failed runs; say so in the store and the log.
+
+    A run of a site whose lock another live process holds (`iomwatch crawl` by hand) is a
+    live crawl, not a stale one: abandon_running leaves it alone, and the log says so.
+    """
+    held = store.locked_sites()
     stale = store.abandon_running(reason="interrupted: the service stopped during this crawl")
     if stale:
         logger.warning("marked %d crawl run(s) left running by a previous process as failed", stale)
+    if held:
+        logger.info("left alone the runs of site(s) crawled by another process: %s", sorted(held))
+    return stale
 
 
 async def _run_until_stopped(
@@ -116,7 +149,7 @@ async def _run_until_stopped(
         "iomwatch serving on http://%s:%d, %d site(s) scheduled",
         server.config.host,
         server.config.port,
-        len(scheduler.get_jobs()),
+        sum(job.id.startswith("crawl:") for job in scheduler.get_jobs()),
     )
     await asyncio.wait(
         [asyncio.create_task(stop.wait()), server_task], return_when=asyncio.FIRST_COMPLETED
@@ -134,7 +167,7 @@ async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str |
     supervisor = CrawlSupervisor.from_config(config, child_command(config_path))
     scheduler = build_scheduler(config, sites, supervisor)
     with Store(config.database_url) as store:
-        _abandon_stale(store)
+        abandon_stale(store)
         service = FeedService(
             store,
             sites,

@@ -7,12 +7,17 @@ HTML file's output is its clean text. Output goes to ``DIR/<file name>`` or stdo
 
 Unusable files (missing, empty, binary, undecodable or mixed encodings) are reported on
 stderr by name and skipped; the exit code is then 1, else 0.
+
+With ``--out``, an output that would overwrite another output (two inputs of one name), an
+input (``--out`` is an input's directory), or anything but a regular file (a symbolic link,
+a directory) is refused before anything is written: each is named, and the exit code is 2.
 """
 
 from __future__ import annotations
 
 import codecs
 import logging
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -106,6 +111,42 @@ def clean_site(docs: list[InputDoc]) -> list[str]:
     return [out[d.path] for d in docs]
 
 
+def output_conflicts(docs: list[InputDoc], out_dir: Path, inputs: list[Path]) -> list[str]:
+    """Why writing `DIR/<name>` for these documents would lose a file, one line per output."""
+    problems = []
+    claimed: dict[str, Path] = {}
+    sources = {_identity(p): p for p in inputs if p.exists()}  # same file by any path or link
+    for doc in docs:
+        target = out_dir / doc.path.name
+        if doc.path.name in claimed:
+            first = claimed[doc.path.name]
+            problems.append(f"{first} and {doc.path} would both be written to {target}")
+            continue
+        claimed[doc.path.name] = doc.path
+        if target.is_symlink():
+            problems.append(f"{target}: is a symbolic link; not writing through it")
+        elif not target.exists():
+            continue
+        elif not target.is_file():
+            problems.append(f"{target}: exists and is not a regular file")
+        elif _identity(target) in sources:
+            problems.append(f"{target}: would overwrite the input {sources[_identity(target)]}")
+    return problems
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    """Write without following a symbolic link that appeared since the check (O_NOFOLLOW)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(target, flags, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 def _write(doc: InputDoc, result: str, out_dir: Path | None, stdout: TextIO, many: bool) -> None:
     if out_dir is None:
         if many:
@@ -116,7 +157,7 @@ def _write(doc: InputDoc, result: str, out_dir: Path | None, stdout: TextIO, man
         return
     encoding = "utf-8" if doc.is_html else doc.encoding
     data = (b"" if doc.is_html else doc.bom) + result.encode(encoding, errors="replace")
-    (out_dir / doc.path.name).write_bytes(data)
+    _write_file(out_dir / doc.path.name, data)
 
 
 def run_clean(paths: list[Path], out_dir: Path | None, stdout: TextIO, stderr: TextIO) -> int:
@@ -135,13 +176,36 @@ def run_clean(paths: list[Path], out_dir: Path | None, stdout: TextIO, stderr: T
             continue
         sites[path.resolve().parent].append(doc)
     if out_dir is not None:
+        docs = [doc for site in sites.values() for doc in site]
+        problems = output_conflicts(docs, out_dir, paths)
+        for problem in problems:
+            stderr.write(f"iomwatch clean: {problem}\n")
+        if problems:
+            return 2
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             stderr.write(f"iomwatch clean: cannot create output directory {out_dir}: {exc}\n")
             return 2
-    many = len(paths) > 1
+    return _clean_all(sites, out_dir, stdout, stderr, many=len(paths) > 1) or int(failed)
+
+
+def _clean_all(
+    sites: dict[Path, list[InputDoc]],
+    out_dir: Path | None,
+    stdout: TextIO,
+    stderr: TextIO,
+    *,
+    many: bool,
+) -> int:
+    """Clean and write every site; a file that cannot be written is named (exit code 1)."""
+    failed = 0
     for docs in sites.values():
         for doc, result in zip(docs, clean_site(docs), strict=True):
-            _write(doc, result, out_dir, stdout, many)
-    return 1 if failed else 0
+            try:
+                _write(doc, result, out_dir, stdout, many)
+            except OSError as exc:
+                target = out_dir / doc.path.name if out_dir else doc.path
+                stderr.write(f"iomwatch clean: {target}: cannot write ({exc.strerror or exc})\n")
+                failed = 1
+    return failed

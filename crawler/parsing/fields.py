@@ -18,6 +18,7 @@ from crawler.parsing.dateline import parse_dateline
 from crawler.parsing.dates import fold_date_text, parse_date, parse_dateline_date
 from crawler.parsing.listing import ListingEntry, parse_listing
 from crawler.parsing.text import node_text, phrases
+from crawler.parsing.translations import find_translations, lang_code
 from crawler.parsing.urls import absolute, safe_canonical, same_host
 from crawler.sites import KNOWN_LANGUAGES
 
@@ -375,12 +376,12 @@ def parse_attachments(sel: Selector, url: str) -> list[str]:
 
 
 def parse_translations(sel: Selector, url: str) -> dict[str, str]:
-    """Other-language versions: <link rel=alternate hreflang> (x-default excluded), absolute."""
-    found: dict[str, str] = {}
-    nodes = sel.xpath(X.HREFLANG_LINKS) or sel.xpath(X.HREFLANG_ANCHORS)
-    for node in nodes:
-        lang = (node.xpath("@hreflang").get() or "").strip().lower().replace("_", "-")
-        target = absolute(url, node.xpath("@href").get() or "")
-        if lang and lang != "x-default" and target and lang not in found:
-            found[lang] = target
-    return found
+    """Other-language versions of this release only: head hreflang links, else the switcher.
+
+    Never the page itself, a listing or home page, or another release (a related-news box):
+    see `crawler.parsing.translations`. When unsure, no link.
+    """
+    urls = [url, parse_canonical_url(sel, url)]
+    urls += [u for h in sel.xpath(X.SHORTLINK).getall()[:1] if (u := absolute(url, h))]
+    page_lang = lang_code(sel.xpath(X.HTML_LANG).get())
+    return find_translations(sel, urls, page_lang)

@@ -18,14 +18,23 @@ def class_contains(fragment: str) -> str:
 
 
 # Blocks that never hold the release itself: chrome, related boxes, pagers.
+CHROME_TAGS = "self::nav or self::footer or self::aside"
+CHROME_HEADER = "self::header[not(ancestor::article) and not(ancestor::main)]"
+CHROME_CLASSES = " or ".join(
+    f"contains(@class, '{name}')"
+    for name in (
+        "related", "pager", "menu", "breadcrumb", "share", "cookie", "newsletter",
+        "site-footer", "site-header", "region-header", "region-footer",
+    )
+)  # fmt: skip
 NOT_CHROME = (
-    "not(ancestor-or-self::nav or ancestor-or-self::footer or ancestor-or-self::aside"
-    " or ancestor-or-self::header[not(ancestor::article) and not(ancestor::main)]"
-    " or ancestor-or-self::*[contains(@class, 'related') or contains(@class, 'pager')"
-    " or contains(@class, 'menu') or contains(@class, 'breadcrumb') or contains(@class, 'share')"
-    " or contains(@class, 'cookie') or contains(@class, 'newsletter')"
-    " or contains(@class, 'site-footer') or contains(@class, 'site-header')"
-    " or contains(@class, 'region-header') or contains(@class, 'region-footer')])"
+    f"not(ancestor-or-self::*[{CHROME_TAGS}] or ancestor-or-self::*[{CHROME_HEADER}]"
+    f" or ancestor-or-self::*[{CHROME_CLASSES}])"
+)
+# True for an element inside a chrome block (evaluated on one element, not on a whole page).
+IN_CHROME = (
+    f"boolean(ancestor-or-self::*[{CHROME_TAGS} or {CHROME_HEADER} or {CHROME_CLASSES}]"
+    " or self::*[contains(concat(' ', normalize-space(@rel), ' '), ' home ')])"
 )
 
 # Where the release lives, most specific first.
@@ -142,9 +151,16 @@ ATTACHMENT_LINKS = (
     f"//a[@href][{DOCUMENT_HREF}][{NOT_CHROME}]/@href",
 )
 
-# translations
-HREFLANG_LINKS = "//link[@hreflang][@href]"
-HREFLANG_ANCHORS = "//a[@hreflang][@href]"
+# translations: the head's declared alternates, else the language switcher (translations.py)
+HREFLANG_LINKS = (
+    "//link[contains(concat(' ', normalize-space(@rel), ' '), ' alternate ')][@hreflang][@href]"
+    "[not(@type) or contains(@type, 'html')]"
+)
+# A language-tagged link or label: `hreflang`, or Drupal 7's `xml:lang` (a plain attribute
+# name to the HTML parser, hence name()). Bounded: a switcher sits among the first few hundred.
+LANG_TAGGED = (
+    "(//body//*[self::a or self::span][@hreflang or @*[name()='xml:lang']])[position() <= 300]"
+)
 
 # listing pages
 LISTING_ROWS = (

@@ -2,12 +2,17 @@
 
 One spider instance crawls one site. Each field of a release has its own parse function in
 `crawler.parsing.fields`; this module only walks pages and assembles the Release item.
+
+An article that is gone (404, 410) or forbidden by robots.txt is remembered in the store with a
+retry-after: later crawls skip it (counted as `gone`, not as an error), so one dead link does not
+keep the site's listings from ever answering 304 again. An article over the download bound is
+still a release: it is stored from its listing entry (title, date, link) with the "oversize" flag.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +20,19 @@ import charset_normalizer
 import scrapy
 from parsel import Selector
 from scrapy import signals
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from crawler.extensions import (
     ARTICLES_UNRESOLVED,
+    FAILURE_RETRY,
+    GONE,
     LISTING_ERRORS,
     LISTING_FAILURES,
     LISTINGS_OK,
+    OVERSIZE,
     shared_store,
 )
 from crawler.items import Release, listing_page
@@ -39,6 +49,10 @@ if TYPE_CHECKING:
     from crawler.store import Store
 
 logger = logging.getLogger(__name__)
+
+PERMANENT_STATUSES = frozenset({404, 410})
+ROBOTS_FORBIDDEN = "forbidden by robots.txt"
+EMPTY_PAGE = Selector(text="<html></html>")  # a stub's fields come from its URL and listing
 
 
 class IomSpider(scrapy.Spider):
@@ -119,7 +133,9 @@ class IomSpider(scrapy.Spider):
         if self.recheck is None or self.first_crawl:
             return []
         young, every = self.recheck
-        return self.store.due_for_recheck(self.site.id, young=young, every=every)
+        due = self.store.due_for_recheck(self.site.id, young=young, every=every)
+        failing = self.store.failing_urls(due)
+        return [url for url in due if url not in failing]
 
     def _listing_request(self, url: str, *, page: int) -> Request:
         return Request(
@@ -143,6 +159,7 @@ class IomSpider(scrapy.Spider):
         entries, next_url = fields.parse_listing(response.selector, response.url)
         self.stats.inc_value("iomwatch/listing_entries", len(entries))
         known = self.store.known_urls(e.url for e in entries)
+        known |= self._gone(e.url for e in entries if e.url not in known)
         for entry in entries:
             if entry.url not in known and entry.url not in self.scheduled:
                 self._schedule(entry.url)
@@ -150,6 +167,16 @@ class IomSpider(scrapy.Spider):
         page = int(response.meta.get("page", 0)) + 1
         if next_url and entries and entries[-1].url not in known and page < self.page_limit:
             yield self._listing_request(next_url, page=page)
+
+    def _gone(self, urls: Iterable[str]) -> set[str]:
+        """The new-looking URLs that failed for good lately (404, 410, robots): skipped."""
+        gone = self.store.failing_urls(urls)
+        if gone:
+            self.stats.inc_value(GONE, len(gone))
+            logger.info(
+                "%s: skipped %d article(s) that failed for good lately", self.site.id, len(gone)
+            )
+        return gone
 
     def _schedule(self, url: str) -> None:
         self.scheduled.add(url)
@@ -166,7 +193,11 @@ class IomSpider(scrapy.Spider):
             entry.url,
             callback=self.parse_article,
             errback=self.article_failed,
-            meta={"listing_date": entry.date_text, "entry_url": entry.url},
+            meta={
+                "listing_date": entry.date_text,
+                "listing_title": entry.title,
+                "entry_url": entry.url,
+            },
         )
 
     def parse_article(self, response: Response) -> Iterator[Release]:
@@ -215,13 +246,75 @@ class IomSpider(scrapy.Spider):
         self.stats.inc_value(LISTING_ERRORS)
         logger.error("%s: listing %s failed: %s", self.site.id, request.url, reason)
 
-    def article_failed(self, failure: Failure) -> None:
+    def article_failed(self, failure: Failure) -> Iterator[Release]:
+        """A failed article: an error; remembered when permanent; a stub when oversize."""
         request = failure.request  # type: ignore[attr-defined]
-        self._resolve(request.meta.get("entry_url", request.url))
+        url = request.meta.get("entry_url", request.url)
+        self._resolve(url)
+        if _is_oversize(failure):
+            yield from self._oversize(request, url)
+            return
         self.stats.inc_value("iomwatch/article_errors")
         logger.error(
             "%s: article %s failed: %s", self.site.id, request.url, _failure_reason(failure)
         )
+        if permanent := _permanent_reason(failure):
+            retry = datetime.now(UTC) + FAILURE_RETRY
+            self.store.remember_failure(self.site.id, url, permanent, retry_after=retry)
+
+    def _oversize(self, request: Request, url: str) -> Iterator[Release]:
+        """A page over the download bound: a stub from its listing entry, not an error."""
+        self.stats.inc_value("iomwatch/oversize")
+        logger.warning(
+            "%s: article %s is over the download bound; kept from its listing entry",
+            self.site.id,
+            request.url,
+        )
+        if "listing_title" in request.meta:
+            yield self.build_stub(request, url)  # the store pipeline remembers it once stored
+        else:  # a re-check of a stored release: keep it as it is, retry later
+            retry = datetime.now(UTC) + FAILURE_RETRY
+            self.store.remember_failure(self.site.id, url, OVERSIZE, retry_after=retry)
+
+    def build_stub(self, request: Request, url: str) -> Release:
+        """The release as its listing entry shows it: title (the link text), date, URL."""
+        lang = fields.parse_language(EMPTY_PAGE, url, self.site.languages)
+        listing_date = request.meta.get("listing_date")
+        return Release(
+            url=url,
+            fetched_url=url,
+            site=self.site.id,
+            lang=lang,
+            title=request.meta.get("listing_title"),
+            published=fields.parse_published(
+                EMPTY_PAGE, lang, listing_date, reference=datetime.now(UTC).date()
+            ),
+            type=fields.parse_type(EMPTY_PAGE, url),
+            country=self.site.country,
+            region=self.site.region,
+            flags=[OVERSIZE],
+        )
+
+
+def _is_oversize(failure: Failure) -> bool:
+    """The download stopped at the size bound (announced, streamed, or once decompressed)."""
+    message = failure.getErrorMessage()
+    if isinstance(failure.value, DownloadCancelledError):
+        return "max size" in message
+    if isinstance(failure.value, IgnoreRequest):
+        return "exceeded DOWNLOAD_MAXSIZE" in message
+    # A timeout also cancels, but reaches the errback as DownloadTimeoutError.
+    return isinstance(failure.value, CancelledError)
+
+
+def _permanent_reason(failure: Failure) -> str | None:
+    """Why the article will not come back soon (gone, or forbidden to us), if it will not."""
+    response = getattr(failure.value, "response", None)
+    if response is not None:
+        return f"HTTP {response.status}" if response.status in PERMANENT_STATUSES else None
+    if isinstance(failure.value, IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
+        return ROBOTS_FORBIDDEN
+    return None
 
 
 def _failure_reason(failure: Failure) -> str:

@@ -5,24 +5,30 @@ SQLite (WAL) by default, PostgreSQL by URL; the schema is managed by Alembic mig
 
     schema.py      tables and the engine set-up
     records.py     value types: ReleaseQuery, StoredRelease, RunStats, CrawlRun, Event
-    identity.py    release ids, translation groups, content hashes, search folding
+    identity.py    release ids, URL keys, translation groups, content hashes, search folding
     queries.py     the filter clause and row <-> value mapping
-    base.py        StoreBase: owns the engine (open, migrate, close, context manager)
-    releases.py    ReleaseStore: save a release, read releases and events
-    runs.py        RunStore: crawl runs
+    base.py        StoreBase: owns the engine (open, migrate, close), retries locked writes
+    releases.py    ReleaseStore: save a release (bounded, flagged), read releases and events
+    runs.py        RunStore: crawl runs (built on LockStore, to leave live crawls alone)
+    locks.py       LockStore: one crawl of a site at a time across processes
+    failures.py    FailureStore: article URLs that failed for good, until a retry-after
+    retention.py   RetentionStore: prune runs, events and raw page versions
     validators.py  ValidatorStore: HTTP validators for conditional requests
     templates.py   TemplateStore: site templates, raw pages, body refresh
 
 `Store` is assembled from one class per concern over `StoreBase`, rather than a facade
 that holds the concern objects and forwards to them: callers use one flat `store.method()`
 API, and forwarding would write every signature a second time, to be kept in step by hand.
-The concern classes share nothing but `self.engine` and never call one another, so the
-order of the bases does not matter; each one also works alone (`RunStore(url)`).
+The concern classes share nothing but `self.engine` and never call one another (except
+RunStore, which builds on LockStore), so the order of the bases does not matter; each one
+also works alone (`RunStore(url)`). Every write is one transaction, retried when the database
+is locked, then `StoreBusyError` naming the operation.
 """
 
 from __future__ import annotations
 
-from crawler.exceptions import StoreError
+from crawler.exceptions import StoreBusyError, StoreError
+from crawler.store.failures import FailureStore
 from crawler.store.queries import query_clause
 from crawler.store.records import (
     FILTER_KEYS,
@@ -34,6 +40,7 @@ from crawler.store.records import (
     StoredRelease,
 )
 from crawler.store.releases import ReleaseStore
+from crawler.store.retention import RetentionStore
 from crawler.store.runs import RunStore
 from crawler.store.templates import TemplateStore
 from crawler.store.validators import ValidatorStore
@@ -46,11 +53,12 @@ __all__ = [
     "ReleaseQuery",
     "RunStats",
     "Store",
+    "StoreBusyError",
     "StoreError",
     "StoredRelease",
     "query_clause",
 ]
 
 
-class Store(ReleaseStore, RunStore, ValidatorStore, TemplateStore):
-    """Every read and write of releases, events, crawl runs, validators and templates."""
+class Store(ReleaseStore, RunStore, ValidatorStore, TemplateStore, FailureStore, RetentionStore):
+    """Every read and write of releases, events, runs, locks, failures, validators, templates."""

@@ -1,4 +1,4 @@
-"""Stable identity of a release: ids, translation groups, content hashes, search folding."""
+"""Stable identity: release ids, URL keys, translation groups, content hashes, search folding."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def release_id(site: str, url: str, node_id: str | None = None, lang: str | None
         return f"{site}-{lang}-{node_id}"
     digest = hashlib.sha1(identity_key(url).encode()).hexdigest()[:12]
     return f"{site}-{digest}"
+
+
+def url_key(url: str) -> str:
+    """The key of a URL in the URL tables: sha256 of the whole URL, however long it is."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def translation_group(site: str, url: str, node_id: str | None, alternates: list[str]) -> str:

@@ -8,6 +8,18 @@ from datetime import datetime
 
 FILTER_KEYS = ("site", "country", "region", "lang", "type", "q")
 
+# What a release's `flags` may say about how it was stored.
+RELEASE_FLAGS = (
+    "empty_body",  # the page had no extractable text: title, date and link kept
+    "oversize",  # the page was over the download bound: stored from its listing entry
+    "truncated",  # body or raw HTML cut to the storage bound below
+)
+
+# Storage bounds, applied by `save_release`; a cut adds the "truncated" flag.
+MAX_BODY_TEXT_CHARS = 100_000
+MAX_BODY_HTML_CHARS = 300_000
+MAX_RAW_HTML_BYTES = 1_000_000  # UTF-8 bytes, before compression
+
 
 @dataclass(frozen=True)
 class ReleaseQuery:
@@ -53,6 +65,7 @@ class StoredRelease:
     content_hash: str
     first_seen: datetime
     updated: datetime
+    flags: tuple[str, ...] = ()
 
     @property
     def sort_date(self) -> datetime:
@@ -71,6 +84,8 @@ class RunStats:
     updated: int = 0
     errors: int = 0
     bytes: int = 0
+    empty: int = 0  # releases stored with no extractable body
+    gone: int = 0  # article URLs skipped because of a remembered permanent failure
     coverage: Mapping[str, int] = field(default_factory=dict)
 
     def counters(self) -> dict[str, int]:

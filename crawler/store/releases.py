@@ -9,11 +9,25 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crawler.store.base import StoreBase
-from crawler.store.identity import content_hash, release_id, translation_group
-from crawler.store.queries import pack_html, query_clause, row_release, search_text, unpack_html
-from crawler.store.records import Event, ReleaseQuery, StoredRelease
-from crawler.store.schema import events, release_urls, releases, utcnow
+from crawler.store.base import StoreBase, writes
+from crawler.store.identity import content_hash, release_id, translation_group, url_key
+from crawler.store.queries import (
+    pack_html,
+    page_query,
+    query_clause,
+    row_release,
+    search_text,
+    unpack_html,
+)
+from crawler.store.records import (
+    MAX_BODY_HTML_CHARS,
+    MAX_BODY_TEXT_CHARS,
+    MAX_RAW_HTML_BYTES,
+    Event,
+    ReleaseQuery,
+    StoredRelease,
+)
+from crawler.store.schema import events, release_urls, release_versions, releases, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -31,12 +45,12 @@ class ReleaseStore(StoreBase):
 
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         """Which of these canonical URLs are already stored (as a release URL or alias)."""
-        wanted = list(dict.fromkeys(urls))
+        wanted = {url_key(u): u for u in urls}
         if not wanted:
             return set()
+        stmt = select(release_urls.c.url_hash).where(release_urls.c.url_hash.in_(list(wanted)))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(release_urls.c.url).where(release_urls.c.url.in_(wanted)))
-            return {r.url for r in rows}
+            return {wanted[r.url_hash] for r in conn.execute(stmt)}
 
     def release_count(self, site: str | None = None) -> int:
         stmt = select(func.count()).select_from(releases)
@@ -63,12 +77,17 @@ class ReleaseStore(StoreBase):
         with self.engine.connect() as conn:
             return [r.url for r in conn.execute(stmt)]
 
+    @writes("releases")
     def save_release(self, item: Release, *, emit_updates: bool = True) -> str | None:
-        """Insert or update a release; returns the event recorded: "new", "updated" or None."""
+        """Insert or update a release; returns the event recorded: "new", "updated" or None.
+
+        Bodies and the raw page are cut to the storage bounds first (flag "truncated"). Each
+        recorded event keeps the raw page it came from (`release_versions`), in one transaction.
+        """
         now = utcnow()
         rid = release_id(item.site, item.url, item.node_id, item.lang)
-        digest = content_hash(item.title, item.body_text)
-        values = _release_values(item, digest, now)
+        values = _release_values(item, now)
+        digest = values["content_hash"]
         with self.engine.begin() as conn:
             existing = conn.execute(
                 select(releases.c.id, releases.c.content_hash).where(releases.c.id == rid)
@@ -89,9 +108,24 @@ class ReleaseStore(StoreBase):
                 conn.execute(update(releases).where(releases.c.id == rid).values(last_crawled=now))
                 kind = None
             _remember_urls(conn, rid, [item.url, item.fetched_url])
-            if kind and not _record_event(conn, rid, kind, digest, now):
+            if kind and not _record_event(conn, rid, kind, values, now):
                 kind = None
         return kind
+
+    def raw_versions(self, rid: str) -> list[tuple[str, datetime, str | None]]:
+        """(event kind, when, raw page) of each recorded event of a release, oldest first."""
+        stmt = (
+            select(
+                release_versions.c.kind, release_versions.c.created_at, release_versions.c.raw_html
+            )
+            .where(release_versions.c.release_id == rid)
+            .order_by(release_versions.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            (r.kind, r.created_at, unpack_html(r.raw_html) if r.raw_html else None) for r in rows
+        ]
 
     # -- read side ----------------------------------------------------------------------------
 
@@ -99,14 +133,7 @@ class ReleaseStore(StoreBase):
         self, query: ReleaseQuery, *, limit: int = 50, offset: int = 0
     ) -> list[StoredRelease]:
         """Releases matching the query, newest first (IOM's date, else first seen), then by id."""
-        sort_key = func.coalesce(releases.c.published, releases.c.first_seen)
-        stmt = (
-            select(releases)
-            .where(query_clause(query))
-            .order_by(sort_key.desc(), releases.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+        stmt = page_query(query, limit=limit, offset=offset)
         with self.engine.connect() as conn:
             return [row_release(r) for r in conn.execute(stmt)]
 
@@ -154,7 +181,13 @@ class ReleaseStore(StoreBase):
             return {r[0]: {"releases": int(r[1]), "last_new": r[2]} for r in conn.execute(stmt)}
 
 
-def _release_values(item: Release, digest: str, now: datetime) -> dict[str, Any]:
+def _release_values(item: Release, now: datetime) -> dict[str, Any]:
+    """The `releases` columns of an item, bounded (see records.MAX_*), with its content hash."""
+    flags = list(item.flags)
+    body_text, body_html, cut_body = bound_body(item.body_text, item.body_html)
+    raw_html, cut_raw = _cut_utf8(item.raw_html, MAX_RAW_HTML_BYTES)
+    if cut_body or cut_raw:
+        flags.append("truncated")
     alternates = [u for lang, u in item.translations.items() if lang != item.lang]
     return {
         "site": item.site,
@@ -167,17 +200,43 @@ def _release_values(item: Release, digest: str, now: datetime) -> dict[str, Any]
         "group_key": translation_group(item.site, item.url, item.node_id, alternates),
         "published": item.published,
         "dateline": item.dateline,
-        "body_text": item.body_text,
-        "body_html": item.body_html,
+        "body_text": body_text,
+        "body_html": body_html,
         "summary": item.summary,
         "image_url": item.image_url,
         "attachments": json.dumps(item.attachments),
         "last_crawled": now,
         "translations": json.dumps(item.translations, ensure_ascii=False),
-        "search_text": search_text(item.title, item.summary, item.body_text),
-        "content_hash": digest,
-        "raw_html": pack_html(item.raw_html),
+        "search_text": search_text(item.title, item.summary, body_text),
+        "content_hash": content_hash(item.title, body_text),
+        "raw_html": pack_html(raw_html),
+        "flags": json.dumps(list(dict.fromkeys(flags))),
     }
+
+
+def bound_body(body_text: str, body_html: str) -> tuple[str, str, bool]:
+    """The body cut to the storage bounds, and whether anything was cut."""
+    body_text, cut_text = _cut(body_text, MAX_BODY_TEXT_CHARS)
+    body_html, cut_html = _cut_html(body_html, MAX_BODY_HTML_CHARS)
+    return body_text, body_html, cut_text or cut_html
+
+
+def _cut(text: str, limit: int) -> tuple[str, bool]:
+    return (text[:limit], True) if len(text) > limit else (text, False)
+
+
+def _cut_html(html: str, limit: int) -> tuple[str, bool]:
+    """Cut HTML to `limit` characters, dropping a tag the cut would leave half-open."""
+    html, cut = _cut(html, limit)
+    if cut and html.rfind("<") > html.rfind(">"):
+        html = html[: html.rfind("<")]
+    return html, cut
+
+
+def _cut_utf8(text: str, limit: int) -> tuple[str, bool]:
+    """Cut text to `limit` UTF-8 bytes, never inside a character (a lone surrogate becomes "?")."""
+    data = text.encode("utf-8", "replace")
+    return data[:limit].decode("utf-8", "ignore"), len(data) > limit
 
 
 def _same_content(conn: Connection, site: str, digest: str) -> str | None:
@@ -188,16 +247,26 @@ def _same_content(conn: Connection, site: str, digest: str) -> str | None:
 
 
 def _remember_urls(conn: Connection, rid: str, urls: Iterable[str]) -> None:
+    """Keep each URL (whole, however long) as one of the release's; a known URL stays its own."""
     for url in {u for u in urls if u}:
+        key = url_key(url)
         known = conn.execute(
-            select(release_urls.c.release_id).where(release_urls.c.url == url)
+            select(release_urls.c.release_id).where(release_urls.c.url_hash == key)
         ).first()
-        if known is None:
-            conn.execute(insert(release_urls).values(url=url[:700], release_id=rid))
+        if known is not None:
+            continue
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(release_urls).values(url_hash=key, url=url, release_id=rid))
+        except IntegrityError:  # another writer remembered it first: either owner is right
+            pass
 
 
-def _record_event(conn: Connection, rid: str, kind: str, digest: str, now: datetime) -> bool:
-    """Record an event once per (release, kind, content); a repeat is not an event."""
+def _record_event(
+    conn: Connection, rid: str, kind: str, values: dict[str, Any], now: datetime
+) -> bool:
+    """Record an event once per (release, kind, content), with its raw page; a repeat is not one."""
+    digest = values["content_hash"]
     exists = conn.execute(
         select(events.c.id).where(
             events.c.release_id == rid, events.c.kind == kind, events.c.content_hash == digest
@@ -207,11 +276,9 @@ def _record_event(conn: Connection, rid: str, kind: str, digest: str, now: datet
         return False
     try:
         with conn.begin_nested():
-            conn.execute(
-                insert(events).values(
-                    release_id=rid, kind=kind, content_hash=digest, created_at=now
-                )
-            )
+            row = {"release_id": rid, "kind": kind, "content_hash": digest, "created_at": now}
+            conn.execute(insert(events).values(row))
+            conn.execute(insert(release_versions).values({**row, "raw_html": values["raw_html"]}))
     except IntegrityError:
         return False
     return True

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
 
-from crawler.store.base import StoreBase
+from crawler.store.base import writes
+from crawler.store.locks import LockStore
 from crawler.store.records import CrawlRun
 from crawler.store.schema import crawl_runs, utcnow
 
@@ -15,9 +16,13 @@ if TYPE_CHECKING:
     from crawler.store.records import RunStats
 
 
-class RunStore(StoreBase):
-    """Records crawl runs and reads them back for /status, the CLI and the metrics."""
+class RunStore(LockStore):
+    """Records crawl runs and reads them back for /status, the CLI and the metrics.
 
+    Built on LockStore: abandoning runs must tell a dead crawl from one another process runs.
+    """
+
+    @writes("crawl_runs")
     def start_run(self, site: str) -> int:
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -27,6 +32,7 @@ class RunStore(StoreBase):
             )
             return int(result.scalar_one())
 
+    @writes("crawl_runs")
     def finish_run(
         self, run_id: int, stats: RunStats, *, status: str = "ok", reason: str | None = None
     ) -> None:
@@ -48,11 +54,18 @@ class RunStore(StoreBase):
                 )
             )
 
+    @writes("crawl_runs")
     def abandon_running(self, site: str | None = None, reason: str = "interrupted") -> int:
-        """Mark runs left 'running' by a killed or timed-out crawl as failed."""
+        """Mark runs left 'running' by a killed or timed-out crawl as failed.
+
+        The runs of a site another live process holds (`site_lock`) are left alone: that
+        crawl is running, not left behind.
+        """
         stmt = update(crawl_runs).where(crawl_runs.c.status == "running")
         if site:
             stmt = stmt.where(crawl_runs.c.site == site)
+        if busy := self.held_elsewhere():
+            stmt = stmt.where(crawl_runs.c.site.not_in(sorted(busy)))
         with self.engine.begin() as conn:
             result = conn.execute(stmt.values(status="failed", reason=reason, finished=utcnow()))
             return int(result.rowcount)

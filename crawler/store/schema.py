@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,14 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.types import TypeDecorator
 
 from crawler.exceptions import StoreError
 from crawler.store.records import RUN_COUNTERS
+
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds, unless the URL says `?timeout=`
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -74,6 +78,7 @@ releases = Table(
     Column("search_text", Text, nullable=False, default=""),
     Column("content_hash", String(64), nullable=False),
     Column("raw_html", LargeBinary),
+    Column("flags", Text, nullable=False, default="[]"),  # JSON list, see records.RELEASE_FLAGS
     Column("first_seen", UtcDateTime(), nullable=False),
     Column("updated", UtcDateTime(), nullable=False),
     Column("last_crawled", UtcDateTime(), nullable=False),
@@ -82,10 +87,13 @@ releases = Table(
     Index("ix_releases_site_hash", "site", "content_hash"),
 )
 
+# URL tables are keyed on `identity.url_key(url)`: an index over a full URL (an Arabic slug
+# percent-encodes past 2,000 characters) is neither portable nor bounded; the URL stays whole.
 release_urls = Table(
     "release_urls",
     metadata,
-    Column("url", String(700), primary_key=True),
+    Column("url_hash", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
     Column(
         "release_id", String(120), ForeignKey("releases.id", ondelete="CASCADE"), nullable=False
     ),
@@ -102,6 +110,25 @@ events = Table(
     Column("content_hash", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("release_id", "kind", "content_hash", name="uq_event_once"),
+    Index("ix_events_created_at", "created_at"),
+)
+
+# The page as fetched for each recorded event (the audit trail of edits), compressed.
+release_versions = Table(
+    "release_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "release_id",
+        String(120),
+        ForeignKey("releases.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("raw_html", LargeBinary),
+    Column("created_at", UtcDateTime(), nullable=False, index=True),
 )
 
 crawl_runs = Table(
@@ -116,12 +143,14 @@ crawl_runs = Table(
     *(Column(name, Integer, nullable=False, default=0) for name in RUN_COUNTERS),
     Column("duration", Float),
     Column("coverage", Text, nullable=False, default="{}"),
+    Index("ix_crawl_runs_started", "started"),
 )
 
 http_validators = Table(
     "http_validators",
     metadata,
-    Column("url", String(700), primary_key=True),
+    Column("url_hash", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
     Column("etag", Text),
     Column("last_modified", Text),
     Column("body", LargeBinary),  # kept only for robots.txt, so an unchanged one costs a 304
@@ -135,6 +164,29 @@ site_templates = Table(
     Column("state", Text, nullable=False),
     Column("pages", Integer, nullable=False, default=0),
     Column("updated", UtcDateTime(), nullable=False),
+)
+
+# Article URLs that failed for good (404, 410, robots): skipped until `retry_after`.
+url_failures = Table(
+    "url_failures",
+    metadata,
+    Column("url_hash", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("site", String(64), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("failed_at", UtcDateTime(), nullable=False),
+    Column("retry_after", UtcDateTime(), nullable=False),
+)
+
+# Which process crawls a site now (SQLite; on PostgreSQL an advisory lock decides and the
+# row only names the holder).
+site_locks = Table(
+    "site_locks",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),  # "host:pid"
+    Column("acquired", UtcDateTime(), nullable=False),
+    Column("expires", UtcDateTime(), nullable=False),
 )
 
 # Nothing writes it yet: the service issue will raise operator alerts into it.
@@ -154,23 +206,49 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def sqlite_busy_timeout(url: str) -> float:
+    """Seconds a SQLite write waits for another writer: the URL's `?timeout=`, else 30."""
+    try:
+        raw = make_url(url).query.get("timeout", str(SQLITE_BUSY_TIMEOUT))
+    except ArgumentError as exc:
+        raise StoreError(f"database URL {url!r}: {exc}") from None
+    try:
+        seconds = float(raw if isinstance(raw, str) else raw[-1])
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:  # NaN fails this too
+        raise StoreError(f"database URL: timeout={raw!r} is not a number of seconds (0 to 3600)")
+    return seconds
+
+
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    # SQLAlchemy hands `?timeout=` to sqlite3.connect, which sets the same busy handler; the
+    # PRAGMA repeats it so that the default (30 s, not sqlite3's 5 s) and the URL agree.
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return on_connect
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, busy timeout; its folder created) or PostgreSQL."""
+    """An engine for SQLite (WAL, busy timeout; its folder created) or PostgreSQL.
+
+    `hide_parameters`: a failed statement's error names the statement, never its values (a
+    release body or raw page must not end up in a log line).
+    """
+    busy_timeout = sqlite_busy_timeout(url) if url.startswith("sqlite") else None
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except Exception as exc:
         raise StoreError(f"database URL {url.split('@')[-1]!r}: {exc}") from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+    if busy_timeout is not None:
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
     return engine

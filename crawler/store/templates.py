@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from crawler.store.base import StoreBase, upsert
+from crawler.store.base import StoreBase, upsert, writes
 from crawler.store.identity import content_hash
 from crawler.store.queries import search_text, unpack_html
+from crawler.store.releases import bound_body
 from crawler.store.schema import releases, site_templates, utcnow
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class TemplateStore(StoreBase):
             ).first()
         return json.loads(row.state) if row else None
 
+    @writes("site_templates")
     def save_template(self, site: str, state: dict[str, Any], pages: int = 0) -> None:
         values = {
             "state": json.dumps(state, ensure_ascii=False),
@@ -35,6 +37,7 @@ class TemplateStore(StoreBase):
         with self.engine.begin() as conn:
             upsert(conn, site_templates, "site", site, values)
 
+    @writes("site_templates")
     def delete_template(self, site: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(site_templates.delete().where(site_templates.c.site == site))
@@ -52,11 +55,19 @@ class TemplateStore(StoreBase):
             if row.raw_html:
                 yield row.id, row.url, row.title, unpack_html(row.raw_html)
 
+    @writes("releases")
     def refresh_body(self, rid: str, *, body_text: str, body_html: str, summary: str) -> bool:
-        """Replace a body after a template rebuild, silently: a better cleaning is not an edit."""
+        """Replace a body after a template rebuild, silently: a better cleaning is not an edit.
+
+        Bounded as `save_release` bounds it; a cut adds the "truncated" flag.
+        """
+        body_text, body_html, cut = bound_body(body_text, body_html)
         with self.engine.begin() as conn:
-            title = conn.execute(select(releases.c.title).where(releases.c.id == rid)).scalar_one()
-            digest = content_hash(title, body_text)
+            row = conn.execute(
+                select(releases.c.title, releases.c.flags).where(releases.c.id == rid)
+            ).one()
+            digest = content_hash(row.title, body_text)
+            flags = json.loads(row.flags or "[]")
             done = conn.execute(
                 update(releases)
                 .where(releases.c.id == rid, releases.c.content_hash != digest)
@@ -65,7 +76,8 @@ class TemplateStore(StoreBase):
                     body_html=body_html,
                     summary=summary,
                     content_hash=digest,
-                    search_text=search_text(title, summary, body_text),
+                    search_text=search_text(row.title, summary, body_text),
+                    flags=json.dumps(list(dict.fromkeys([*flags, "truncated"])) if cut else flags),
                 )
             )
             return bool(done.rowcount)

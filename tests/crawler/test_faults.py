@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from crawler.parsing.urls import canonical_url
 from crawler.store import ReleaseQuery, Store
 from replica import ReplicaServer
 from tests.helpers import iomwatch, write_config
@@ -63,13 +65,42 @@ def test_article_fault_is_recorded_then_recovered(
         release = sqlite_store.query_releases(ReleaseQuery(site=(SITE,)), limit=1)[0]
         assert "\ufffd" not in (release.title or "")
         return
+    if fault == "huge":
+        # Over the download bound, the page is still a release: stored from its listing entry.
+        assert (run.errors, stored) == (0, total), run
+        stub = next(
+            r
+            for r in sqlite_store.query_releases(ReleaseQuery(site=(SITE,)), limit=100)
+            if canonical_url(r.url) == canonical_url(url)
+        )
+        truth = next(r for r in replica.releases(SITE) if r.url == url)
+        assert stub.flags == ("oversize",) and stub.title == truth.title
+        assert stub.published is not None and stub.published.date() == truth.published
+        return
     assert run.errors >= 1
     assert stored == total - 1
     replica.clear_faults()
+    if fault == "404":
+        total += skip_then_retry_a_dead_article(replica, config, sqlite_store, canonical_url(url))
     second = iomwatch("crawl", "--config", str(config))
     assert second.returncode == 0, second.stderr[-3000:]
     assert sqlite_store.count_releases(ReleaseQuery(site=(SITE,))) == total, "the release was lost"
     assert sqlite_store.known_urls([url]) == {url}
+
+
+def skip_then_retry_a_dead_article(
+    replica: ReplicaServer, config: Path, store: Store, url: str
+) -> int:
+    """A 404 is remembered: skipped (not an error) until its retry-after, then fetched again.
+
+    Returns how many releases it published to change the listing (so that it is read again).
+    """
+    iomwatch("crawl", "--config", str(config))
+    assert (store.runs(SITE)[0].gone, store.runs(SITE)[0].errors) == (1, 0)
+    assert store.failing_urls([url]) == {url}
+    store.remember_failure(SITE, url, "HTTP 404", retry_after=datetime.now(UTC))  # time passed
+    replica.publish(SITE, lang="fr")
+    return 1
 
 
 @pytest.mark.parametrize("fault", ["500", "timeout", "redirect_loop", "reset"])

@@ -33,13 +33,19 @@ def test_index_and_release_pages_in_chromium(seeded_sqlite: Store) -> None:
     )
     app = make_app(seeded_sqlite)
     dialogs: list[str] = []
+    console: list[str] = []
     with serve(app) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page()
             page.on("dialog", lambda d: _record(d, dialogs))
+            page.on("console", lambda m: console.append(m.text))
             response = page.goto(f"{url}/", wait_until="load")
             assert response is not None and response.status == 200
+            assert "default-src 'none'" in response.headers["content-security-policy"]
+            # The Content-Security-Policy still lets the page's own stylesheet apply.
+            width = page.evaluate("getComputedStyle(document.body).maxWidth")
+            assert width == "960px", width
             assert page.title().startswith("IOM releases")
             links = page.locator('head link[rel="alternate"]')
             types = {links.nth(i).get_attribute("type") for i in range(links.count())}
@@ -65,6 +71,9 @@ def test_index_and_release_pages_in_chromium(seeded_sqlite: Store) -> None:
         finally:
             browser.close()
     assert dialogs == [], "hostile content ran script in the page"
+    # Only the hostile release's images (src=x) may be refused, never the page's own parts.
+    refused = [m for m in console if "Content Security Policy" in m and "img-src" not in m]
+    assert refused == [], refused
 
 
 def _record(dialog: Dialog, dialogs: list[str]) -> None:

@@ -92,7 +92,8 @@ def test_entry_language_enclosures_categories_translations(seeded: Store) -> Non
         for ln in mali.findall(f"{A}link")
     }
     assert links[("alternate", "fr", "text/html")].endswith("/fr/news/reintegration-retour")
-    assert links[("alternate", "en", "text/html")].endswith("/news/sustainable-reintegration")
+    # issue 8: a translation is rel="related" (one alternate per entry: the release's own page)
+    assert links[("related", "en", "text/html")].endswith("/news/sustainable-reintegration")
     assert links[("enclosure", None, "image/jpeg")].endswith("lead.jpg")
     assert links[("enclosure", None, "application/pdf")].endswith("rapport.pdf")
     terms = {

@@ -51,7 +51,7 @@ def load(tmp_path: Path, text: str) -> ServiceConfig:
 def triggers(config: ServiceConfig) -> list[Any]:
     supervisor = CrawlSupervisor.from_config(config, ["true"])
     scheduler = build_scheduler(config, load_sites()[:3], supervisor)
-    return [job.trigger for job in scheduler.get_jobs()]
+    return [job.trigger for job in scheduler.get_jobs() if job.id.startswith("crawl:")]
 
 
 def test_interval_minutes_is_the_period_of_every_job(tmp_path: Path) -> None:

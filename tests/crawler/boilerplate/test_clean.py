@@ -107,3 +107,81 @@ def test_importable_from_a_fresh_interpreter(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "A title\nA body sentence that is the release itself."
+
+
+# --- --out never loses a file: same-named outputs, its own input, symbolic links -------------
+
+RELEASE = "A short release title here\nBody of the release in one full sentence.\n"
+
+
+def test_same_named_inputs_are_refused_before_writing(tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "x.txt", tmp_path / "b" / "x.txt"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_text(RELEASE, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "x.txt").write_text("an earlier output", encoding="utf-8")
+    code, _, err = clean([first, second], out)
+    assert code == 2
+    assert f"{first} and {second} would both be written to {out / 'x.txt'}" in err
+    assert (out / "x.txt").read_text(encoding="utf-8") == "an earlier output"
+
+
+def test_out_may_not_overwrite_an_input(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    src = site / "a1.txt"
+    unlabelled(TEXT / "global-en" / "a1.txt", src)
+    before = src.read_bytes()
+    code, _, err = clean([src], site)
+    assert code == 2
+    assert f"{src}: would overwrite the input {src}" in err
+    assert src.read_bytes() == before
+
+
+def test_out_may_not_overwrite_an_input_through_a_hard_link(tmp_path: Path) -> None:
+    src = tmp_path / "a1.txt"
+    unlabelled(TEXT / "global-en" / "a1.txt", src)
+    before = src.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a1.txt").hardlink_to(src)
+    code, _, err = clean([src], out)
+    assert code == 2
+    assert "would overwrite the input" in err
+    assert src.read_bytes() == before
+
+
+def test_a_symbolic_link_at_the_output_is_not_followed(tmp_path: Path) -> None:
+    src = tmp_path / "x.txt"
+    src.write_text(RELEASE, encoding="utf-8")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not to be touched", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "x.txt").symlink_to(precious)
+    code, _, err = clean([src], out)
+    assert code == 2
+    assert f"{out / 'x.txt'}: is a symbolic link" in err
+    assert precious.read_text(encoding="utf-8") == "not to be touched"
+    assert (out / "x.txt").is_symlink()
+
+
+def test_a_directory_at_the_output_is_named(tmp_path: Path) -> None:
+    src = tmp_path / "x.txt"
+    src.write_text(RELEASE, encoding="utf-8")
+    (tmp_path / "out" / "x.txt").mkdir(parents=True)
+    code, _, err = clean([src], tmp_path / "out")
+    assert code == 2
+    assert f"{tmp_path / 'out' / 'x.txt'}: exists and is not a regular file" in err
+
+
+def test_a_rerun_replaces_its_own_earlier_output(tmp_path: Path) -> None:
+    src = tmp_path / "x.txt"
+    src.write_text(RELEASE, encoding="utf-8")
+    out = tmp_path / "out"
+    assert clean([src], out)[0] == 0
+    (out / "x.txt").write_text("stale", encoding="utf-8")
+    assert clean([src], out)[0] == 0
+    assert (out / "x.txt").read_text(encoding="utf-8") == RELEASE

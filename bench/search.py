@@ -1,8 +1,9 @@
 """Search benchmark: p50/p99 latency of a search (count_releases + query_releases(limit=50))
 over 100,000 releases in five languages, full-text index against the old LIKE scan, on SQLite
-and on PostgreSQL (the test server, in a schema of its own, dropped afterwards).
+and on PostgreSQL (the test server, IOMWATCH_TEST_PG_URL, in a schema of its own, dropped
+afterwards: tests/conftest.py pg_schema_url).
 
-    .venv/bin/python bench/search.py [--releases 100000] [--runs 30] [--pg-url URL]
+    .venv/bin/python bench/search.py [--releases 100000] [--runs 30] [--only sqlite]
 
 Both paths run in the same process over the same rows. The LIKE path is the clause keyword
 search used before migration 0003, kept here only, for the comparison.
@@ -17,8 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,14 +26,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import and_, create_engine, func, insert, or_, select, text, true
+from sqlalchemy import and_, func, insert, or_, select, text, true
 
 from crawler.store import ReleaseQuery, Store
 from crawler.store.identity import fold_for_search
 from crawler.store.queries import row_release, search_text
 from crawler.store.schema import releases
+from tests.conftest import pg_schema_url
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BATCH = 2_000
 # What a compressed IOM page weighs in `releases.raw_html` (incompressible filler here): a
 # search must not read it for every match.
@@ -200,27 +200,10 @@ def report(name: str, store: Store, count: int, runs: int) -> None:
         )
 
 
-@contextmanager
-def pg_schema(url: str) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped on the way out."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--releases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
     if args.only != "postgresql":
@@ -230,7 +213,7 @@ def main() -> None:
         ):
             report("SQLite (FTS5)", store, args.releases, args.runs)
     if args.only != "sqlite":
-        with pg_schema(args.pg_url) as url, Store(url) as store:
+        with contextmanager(pg_schema_url)() as url, Store(url) as store:
             report("PostgreSQL (tsvector + GIN)", store, args.releases, args.runs)
 
 

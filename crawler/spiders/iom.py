@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 PERMANENT_STATUSES = frozenset({404, 410})
 ROBOTS_FORBIDDEN = "forbidden by robots.txt"
 EMPTY_PAGE = Selector(text="<html></html>")  # a stub's fields come from its URL and listing
+RETRYING = "iomwatch_retrying"  # request meta: the retry of a remembered permanent failure
 
 
 class IomSpider(scrapy.Spider):
@@ -120,13 +121,20 @@ class IomSpider(scrapy.Spider):
         for path in self.site.listing_paths:
             yield self._listing_request(self.site.base_url + path, page=0)
         for url in self._due_for_recheck():
-            self._schedule(url)
-            yield Request(
-                url,
-                callback=self.parse_article,
-                errback=self.article_failed,
-                meta={"entry_url": url},
-            )
+            yield self._refetch_request(url)
+        for url in self.store.expired_failures(self.site.id):
+            if url not in self.scheduled:  # a young stub (oversize) may be due for both
+                yield self._refetch_request(url, retrying=True)
+
+    def _refetch_request(self, url: str, *, retrying: bool = False) -> Request:
+        """A known article fetched again without its listing: an edit, or a failure's retry.
+
+        Expired failures are retried here because their listing may keep answering 304 for
+        good, and then nothing else would ever fetch the page again.
+        """
+        self._schedule(url)
+        meta = {"entry_url": url, RETRYING: retrying}
+        return Request(url, callback=self.parse_article, errback=self.article_failed, meta=meta)
 
     def _due_for_recheck(self) -> list[str]:
         """Young known releases to fetch again: edits never show on an unchanged listing."""
@@ -254,11 +262,18 @@ class IomSpider(scrapy.Spider):
         if _is_oversize(failure):
             yield from self._oversize(request, url)
             return
-        self.stats.inc_value("iomwatch/article_errors")
-        logger.error(
-            "%s: article %s failed: %s", self.site.id, request.url, _failure_reason(failure)
-        )
-        if permanent := _permanent_reason(failure):
+        permanent = _permanent_reason(failure)
+        if permanent and request.meta.get(RETRYING):
+            # Still gone on its retry: known already, so counted as `gone` like a skip, not as
+            # a new error on every retry; remembered again with a new retry-after.
+            self.stats.inc_value(GONE)
+            logger.info("%s: article %s still failing: %s", self.site.id, request.url, permanent)
+        else:
+            self.stats.inc_value("iomwatch/article_errors")
+            logger.error(
+                "%s: article %s failed: %s", self.site.id, request.url, _failure_reason(failure)
+            )
+        if permanent:
             retry = datetime.now(UTC) + FAILURE_RETRY
             self.store.remember_failure(self.site.id, url, permanent, retry_after=retry)
 

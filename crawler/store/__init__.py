@@ -4,11 +4,16 @@ SQLite (WAL) by default, PostgreSQL by URL; the schema is managed by Alembic mig
 (`crawler/store/migrations`). Scrapy-free: feeds/ and scheduler/ import it without Scrapy.
 
     schema.py      tables and the engine set-up
-    records.py     value types: ReleaseQuery, StoredRelease, RunStats, CrawlRun, Event
+    records.py     value types: ReleaseQuery, StoredRelease, RunStats, CrawlRun, Event, and
+                   the alerts' SubscriberSpec, Subscriber, WebhookSpec, Webhook, OutboxRow, Delivery
     identity.py    release ids, URL keys, translation groups, content hashes, search folding
     queries.py     the filter clause and row <-> value mapping
     base.py        StoreBase: owns the engine (open, migrate, close), retries locked writes
     releases.py    ReleaseStore: save a release (bounded, flagged), read releases and events
+                   (built on OutboxStore: each event's alerts are queued in its transaction)
+    outbox.py      OutboxStore: alerts queued with events, claimed under a lease, marked
+    subscribers.py SubscriberStore: subscribers (config, CLI, web sign-ups), app secrets
+    webhooks.py    WebhookStore: webhooks, their state and delivery log
     runs.py        RunStore: crawl runs (built on LockStore, to leave live crawls alone)
     locks.py       LockStore: one crawl of a site at a time across processes
     failures.py    FailureStore: article URLs that failed for good, until a retry-after
@@ -20,7 +25,7 @@ SQLite (WAL) by default, PostgreSQL by URL; the schema is managed by Alembic mig
 that holds the concern objects and forwards to them: callers use one flat `store.method()`
 API, and forwarding would write every signature a second time, to be kept in step by hand.
 The concern classes share nothing but `self.engine` and never call one another (except
-RunStore, which builds on LockStore), so the order of the bases does not matter; each one
+RunStore, which builds on LockStore, and ReleaseStore, which builds on OutboxStore), so the order of the bases does not matter; each one
 also works alone (`RunStore(url)`). Every write is one transaction, retried when the database
 is locked, then `StoreBusyError` naming the operation.
 """
@@ -29,36 +34,63 @@ from __future__ import annotations
 
 from crawler.exceptions import StoreBusyError, StoreError
 from crawler.store.failures import FailureStore
+from crawler.store.outbox import OutboxStore, matches
 from crawler.store.queries import query_clause
 from crawler.store.records import (
     FILTER_KEYS,
     RUN_COUNTERS,
     CrawlRun,
+    Delivery,
     Event,
+    OutboxRow,
     ReleaseQuery,
     RunStats,
     StoredRelease,
+    Subscriber,
+    SubscriberSpec,
+    Webhook,
+    WebhookSpec,
 )
 from crawler.store.releases import ReleaseStore
 from crawler.store.retention import RetentionStore
 from crawler.store.runs import RunStore
+from crawler.store.subscribers import SubscriberStore
 from crawler.store.templates import TemplateStore
 from crawler.store.validators import ValidatorStore
+from crawler.store.webhooks import WebhookStore
 
 __all__ = [
     "FILTER_KEYS",
     "RUN_COUNTERS",
     "CrawlRun",
+    "Delivery",
     "Event",
+    "OutboxRow",
     "ReleaseQuery",
     "RunStats",
     "Store",
     "StoreBusyError",
     "StoreError",
     "StoredRelease",
+    "Subscriber",
+    "SubscriberSpec",
+    "Webhook",
+    "WebhookSpec",
+    "matches",
     "query_clause",
 ]
 
 
-class Store(ReleaseStore, RunStore, ValidatorStore, TemplateStore, FailureStore, RetentionStore):
-    """Every read and write of releases, events, runs, locks, failures, validators, templates."""
+class Store(
+    ReleaseStore,
+    OutboxStore,
+    SubscriberStore,
+    WebhookStore,
+    RunStore,
+    ValidatorStore,
+    TemplateStore,
+    FailureStore,
+    RetentionStore,
+):
+    """Every read and write of releases, events, alerts, runs, locks, failures, validators,
+    templates."""

@@ -48,6 +48,21 @@ class FailureStore(StoreBase):
         with self.engine.connect() as conn:
             return {wanted[r.url_hash] for r in conn.execute(stmt)}
 
+    def expired_failures(self, site: str, limit: int = 50) -> list[str]:
+        """This site's failing URLs whose retry-after has passed, longest due first.
+
+        The spider fetches them again at start: a listing that keeps answering 304 would
+        otherwise never show them again, and a page that came back would stay missing.
+        """
+        stmt = (
+            select(url_failures.c.url)
+            .where(url_failures.c.site == site, url_failures.c.retry_after <= utcnow())
+            .order_by(url_failures.c.retry_after, url_failures.c.url_hash)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [r.url for r in conn.execute(stmt)]
+
     @writes("url_failures")
     def forget_failure(self, url: str) -> None:
         """The URL gave a release after all: it is not failing any more."""

@@ -1,10 +1,11 @@
-"""The store's value types: the filter vocabulary, stored releases, crawl runs, events."""
+"""The store's value types: the filter vocabulary, stored releases, crawl runs, events, alerts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FILTER_KEYS = ("site", "country", "region", "lang", "type", "q")
 
@@ -115,3 +116,113 @@ class Event:
     release_id: str
     kind: str
     created_at: datetime
+
+
+# -- alerts: subscribers, webhooks, the outbox ------------------------------------------------
+
+SUBSCRIBER_MODES = ("instant", "daily", "weekly")
+SUBSCRIBER_SOURCES = ("config", "cli", "web")
+OUTBOX_CHANNELS = ("email", "digest", "webhook")
+# pending: never tried; failed: tried, waits for its retry; sent; dead: given up for good.
+OUTBOX_STATES = ("pending", "sent", "failed", "dead")
+DELIVERY_OUTCOMES = ("ok", "retry", "gone", "failed")
+
+
+@dataclass(frozen=True)
+class SubscriberSpec:
+    """What a subscription asks for (config file, CLI or web form), checked when made."""
+
+    email: str
+    mode: str = "instant"
+    hour: int = 8
+    timezone: str = "UTC"
+    languages: tuple[str, ...] = ()  # preference order; none: each release's own language
+    filters: ReleaseQuery = field(default_factory=ReleaseQuery)
+
+    def __post_init__(self) -> None:
+        if "@" not in self.email.strip(" @"):
+            raise ValueError(f"subscriber email {self.email!r}: expected an e-mail address")
+        if self.mode not in SUBSCRIBER_MODES:
+            raise ValueError(f"subscriber mode {self.mode!r}: expected instant, daily or weekly")
+        if isinstance(self.hour, bool) or not 0 <= self.hour <= 23:
+            raise ValueError(f"subscriber hour {self.hour!r}: expected 0 to 23")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"subscriber time zone {self.timezone!r}: unknown") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscriber(SubscriberSpec):
+    """A stored subscriber; alerts go only to confirmed ones that did not unsubscribe."""
+
+    id: int
+    source: str
+    created_at: datetime
+    confirmed_at: datetime | None  # None: a web sign-up waiting for its confirmation
+    consent_at: datetime | None  # when the address owner confirmed (web); None if added by us
+    unsubscribed_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A webhook endpoint as configured: its URL, signing secret and filter."""
+
+    url: str
+    secret: str = field(default="", repr=False)  # secrets never reach logs
+    filters: ReleaseQuery = field(default_factory=ReleaseQuery)
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook URL {self.url!r}: expected an http(s) URL")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Webhook(WebhookSpec):
+    """A stored webhook; disabled (410, or N failures in a row) until enabled again."""
+
+    id: int
+    source: str
+    enabled: bool
+    consecutive_failures: int
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One alert to send: (target, release, channel), with its own delivery state."""
+
+    id: int
+    idempotency_key: str  # Message-ID and webhook-id derive from it: receivers can dedupe
+    channel: str  # "email" (instant), "digest" or "webhook"
+    target_id: int  # subscribers.id (email, digest) or webhooks.id (webhook)
+    group_key: str  # the release's translation group: the sender picks the language then
+    release_id: str
+    event_id: int
+    kind: str  # "new" or "updated"
+    state: str
+    attempts: int  # claims so far, the current one included
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt at delivering a webhook row (`iomwatch webhooks log`)."""
+
+    id: int
+    outbox_id: int
+    webhook_id: int
+    attempt: int
+    status: int | None  # the HTTP status; None when no answer came (timeout, refused)
+    outcome: str  # see DELIVERY_OUTCOMES
+    reason: str | None
+    at: datetime

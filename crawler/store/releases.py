@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crawler.store.base import StoreBase, writes
+from crawler.store.base import writes
 from crawler.store.identity import content_hash, release_id, translation_group, url_key
+from crawler.store.outbox import OutboxStore
 from crawler.store.queries import (
     pack_html,
     page_query,
@@ -33,13 +34,16 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import timedelta
 
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Row
 
     from crawler.items import Release
 
 
-class ReleaseStore(StoreBase):
-    """Writes releases (with their URL aliases and events) and reads them back."""
+class ReleaseStore(OutboxStore):
+    """Writes releases (with their URL aliases and events) and reads them back.
+
+    Built on OutboxStore: an event's alerts are written in the transaction that records it.
+    """
 
     # -- crawl side ---------------------------------------------------------------------------
 
@@ -89,9 +93,9 @@ class ReleaseStore(StoreBase):
         values = _release_values(item, now)
         digest = values["content_hash"]
         with self.engine.begin() as conn:
-            existing = conn.execute(
-                select(releases.c.id, releases.c.content_hash).where(releases.c.id == rid)
-            ).first()
+            existing = _stored(conn, rid)
+            if existing is None and (owner := _stored_without_node(conn, item)):
+                rid, existing = owner, _stored(conn, owner)
             if existing is None and (twin := _same_content(conn, item.site, digest)):
                 # A re-post of a known release under another URL (e.g. a `-0` slug): an alias.
                 _remember_urls(conn, twin, [item.url, item.fetched_url])
@@ -108,7 +112,9 @@ class ReleaseStore(StoreBase):
                 conn.execute(update(releases).where(releases.c.id == rid).values(last_crawled=now))
                 kind = None
             _remember_urls(conn, rid, [item.url, item.fetched_url])
-            if kind and not _record_event(conn, rid, kind, values, now):
+            if kind and _record_event(conn, rid, kind, values, now):
+                self.queue_alerts(conn, rid, kind, values, now)  # in the event's transaction
+            else:
                 kind = None
         return kind
 
@@ -237,6 +243,38 @@ def _cut_utf8(text: str, limit: int) -> tuple[str, bool]:
     """Cut text to `limit` UTF-8 bytes, never inside a character (a lone surrogate becomes "?")."""
     data = text.encode("utf-8", "replace")
     return data[:limit].decode("utf-8", "ignore"), len(data) > limit
+
+
+def _stored(conn: Connection, rid: str) -> Row[Any, Any] | None:
+    return conn.execute(
+        select(releases.c.id, releases.c.content_hash).where(releases.c.id == rid)
+    ).first()
+
+
+def _stored_without_node(conn: Connection, item: Release) -> str | None:
+    """The release stored from one of the item's URLs before any node id was known, if any.
+
+    An oversize stub (stored from its listing entry) or a page that gave no node id has an id
+    made from its URL; the full page, with its node id, gets another id. It is the same
+    release: it is updated rather than stored twice. A URL known under a release with a node
+    id is left alone (two nodes are two releases, even if they share a canonical URL).
+    A stub has no body, so its completion is an "updated" event when updates are emitted
+    (readers saw a title-only entry: the text, and the alerts it matches, are new to them),
+    and a silent completion otherwise, like any other edit.
+    """
+    keys = [url_key(u) for u in (item.url, item.fetched_url) if u]
+    owners = conn.execute(
+        select(release_urls.c.release_id).where(release_urls.c.url_hash.in_(keys))
+    ).scalars()
+    for owner in dict.fromkeys(owners):
+        # Any of its URLs (the page's canonical one may differ from the listing's) may be the
+        # one its id was made from. Rare: only a URL known under an id not the item's own.
+        urls = conn.execute(
+            select(release_urls.c.url).where(release_urls.c.release_id == owner)
+        ).scalars()
+        if any(release_id(item.site, u) == owner for u in urls):
+            return str(owner)
+    return None
 
 
 def _same_content(conn: Connection, site: str, digest: str) -> str | None:

@@ -252,3 +252,92 @@ def make_engine(url: str) -> Engine:
     if busy_timeout is not None:
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
     return engine
+
+
+# -- alerts (issue 9): who gets what, and the outbox of what is still to send -----------------
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, index=True),
+    Column("mode", String(16), nullable=False),  # records.SUBSCRIBER_MODES
+    Column("hour", Integer, nullable=False),  # digests: the local hour, in `timezone`
+    Column("timezone", String(64), nullable=False),
+    Column("languages", Text, nullable=False),  # JSON list, in order of preference
+    Column("filters", Text, nullable=False),  # JSON object of ReleaseQuery keys
+    Column("source", String(16), nullable=False),  # config | cli | web
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("confirmed_at", UtcDateTime()),  # NULL: a web sign-up not confirmed yet
+    Column("consent_at", UtcDateTime()),
+    Column("unsubscribed_at", UtcDateTime()),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("source", String(16), nullable=False),  # config | cli
+    Column("enabled", Boolean, nullable=False),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("disabled_at", UtcDateTime()),
+    Column("disabled_reason", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# One row per (target, release, channel), written in the transaction of the release event.
+# No foreign key to `events`: retention prunes events, never an alert still to send.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("channel", String(16), nullable=False),  # email | digest | webhook
+    Column("target_id", Integer, nullable=False),  # subscribers.id or webhooks.id
+    Column("group_key", String(120), nullable=False),
+    Column(
+        "release_id", String(120), ForeignKey("releases.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("event_id", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # records.OUTBOX_STATES
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_outbox_due", "channel", "state", "next_attempt_at"),
+    Index("ix_outbox_target", "channel", "target_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "outbox_id",
+        Integer,
+        ForeignKey("outbox.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", Integer),  # HTTP status; NULL when no answer came
+    Column("outcome", String(16), nullable=False),  # records.DELIVERY_OUTCOMES
+    Column("reason", Text),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+)
+
+# Secrets every replica shares (the token signing key), made once by whichever asks first.
+app_secrets = Table(
+    "app_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)

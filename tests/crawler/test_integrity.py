@@ -14,14 +14,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import update
 
 from crawler.parsing.text import XML_INVALID
 from crawler.parsing.urls import canonical_url
 from crawler.store import ReleaseQuery, Store
+from crawler.store.schema import url_failures
 from replica import ReplicaServer
 from tests.helpers import ROOT, iomwatch, write_config
 
@@ -156,6 +159,63 @@ def test_a_dead_article_is_remembered_and_the_listing_gets_its_304_back(
     assert page_requests(replica) == [(replica.listing_paths(SITE)[0], 304)]
     assert stored_count(sqlite_store) == len(replica.releases(SITE)) - 1
     assert sqlite_store.known_urls([url]) == set()
+
+
+def expire_failures(store: Store) -> None:
+    """Time passed: every remembered failure is due for its retry."""
+    with store.engine.begin() as conn:
+        conn.execute(update(url_failures).values(retry_after=datetime.now(UTC) - timedelta(1)))
+
+
+def test_an_expired_failure_is_retried_though_its_listing_answers_304(
+    replica: ReplicaServer, config: Path, sqlite_store: Store
+) -> None:
+    url, path = newest_path(replica)
+    replica.set_fault(SITE, path, "404")
+    crawl(config)
+    crawl(config)  # skipped as gone: the listing's validators are saved
+    assert sqlite_store.get_validators(listing_url(replica)) is not None
+
+    expire_failures(sqlite_store)
+    replica.reset_log()
+    crawl(config)  # still gone on its retry: remembered again, not an error
+    assert (path, 404) in page_requests(replica), "an expired failure was not retried"
+    run = sqlite_store.runs(SITE)[0]
+    assert (run.errors, run.gone) == (0, 1), run
+    assert sqlite_store.failing_urls([url]) == {url}
+
+    replica.clear_faults()
+    expire_failures(sqlite_store)
+    replica.reset_log()
+    crawl(config)
+    assert (replica.listing_paths(SITE)[0], 304) in page_requests(replica)
+    assert stored_count(sqlite_store) == len(replica.releases(SITE)), "the release was lost"
+    assert sqlite_store.known_urls([url]) == {url}
+    assert sqlite_store.expired_failures(SITE) == [] and sqlite_store.failing_urls([url]) == set()
+
+
+def test_an_oversize_stub_is_completed_once_its_page_fits(
+    replica: ReplicaServer, config: Path, sqlite_store: Store
+) -> None:
+    url, path = newest_path(replica)
+    replica.set_fault(SITE, path, "huge")
+    crawl(config)
+    assert sqlite_store.failing_urls([url]) == {url}  # the stub's page is retried later
+    assert sqlite_store.get_validators(listing_url(replica)) is not None  # no error: a stub
+
+    replica.clear_faults()
+    expire_failures(sqlite_store)
+    crawl(config)
+    assert stored_count(sqlite_store) == len(replica.releases(SITE)), "stored twice"
+    [release] = [
+        r
+        for r in sqlite_store.query_releases(ReleaseQuery(site=(SITE,)), limit=50)
+        if canonical_url(r.url) == url
+    ]
+    assert release.flags == () and release.body_text, release.flags
+    kinds = [e.kind for e in sqlite_store.events_since() if e.release_id == release.id]
+    assert kinds == ["new", "updated"]
+    assert sqlite_store.failing_urls([url]) == set()
 
 
 # -- an over-long URL --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from sqlalchemy import update
 
+from crawler.items import Release
 from crawler.store import ReleaseQuery, RunStats, Store
 from crawler.store.records import MAX_BODY_HTML_CHARS, MAX_BODY_TEXT_CHARS, MAX_RAW_HTML_BYTES
 from crawler.store.schema import crawl_runs, events, release_versions
@@ -84,6 +85,59 @@ def test_permanent_failures_are_remembered_until_their_retry_after(store: Store)
     store.forget_failure(LONG_URL)
     assert store.failing_urls(urls) == {"https://h/robots"}
     assert store.failing_urls([]) == set()
+
+
+def test_expired_failures_are_listed_per_site_longest_due_first(store: Store) -> None:
+    now = datetime.now(UTC)
+    store.remember_failure("mena", "https://h/later", "HTTP 404", retry_after=now + timedelta(1))
+    store.remember_failure("mena", "https://h/due", "HTTP 404", retry_after=now - timedelta(1))
+    store.remember_failure("mena", LONG_URL, "HTTP 410", retry_after=now - timedelta(2))
+    store.remember_failure("mali", "https://h/mali", "HTTP 404", retry_after=now - timedelta(1))
+    assert store.expired_failures("mena") == [LONG_URL, "https://h/due"]
+    assert store.expired_failures("mena", limit=1) == [LONG_URL]
+    store.remember_failure("mena", LONG_URL, "HTTP 410", retry_after=now + timedelta(7))
+    assert store.expired_failures("mena") == ["https://h/due"]  # failed again: not due
+    assert store.expired_failures("southsudan") == []
+
+
+STUB_URL = "https://mali.iom.int/news/retour-gao"
+
+
+def stub() -> Release:
+    """An oversize page as stored from its listing entry: no node id, no body."""
+    return release(url=STUB_URL, fetched_url=STUB_URL, body_text="", flags=["oversize"])
+
+
+def test_an_oversize_stub_is_completed_by_its_full_page_not_stored_twice(store: Store) -> None:
+    assert store.save_release(stub()) == "new"
+    [stored] = store.query_releases(ReleaseQuery())
+    full = release(url=STUB_URL, fetched_url=STUB_URL, node_id="4242", raw_html="<p>full</p>")
+    assert store.save_release(full) == "updated"
+    assert store.save_release(full) is None  # the next fetch of the full page: no edit
+    [completed] = store.query_releases(ReleaseQuery())
+    assert completed.id == stored.id and completed.flags == ()
+    assert completed.body_text == full.body_text
+    assert [e.kind for e in store.events_since()] == ["new", "updated"]
+    assert [html for _, _, html in store.raw_versions(stored.id)][-1] == "<p>full</p>"
+
+
+def test_a_stub_is_found_by_the_fetched_url_and_completed_silently_without_updates(
+    store: Store,
+) -> None:
+    store.save_release(stub())
+    canonical = STUB_URL + "-bamako"  # the page's canonical link is not its listing URL
+    full = release(url=canonical, fetched_url=STUB_URL, node_id="4242")
+    assert store.save_release(full, emit_updates=False) is None
+    assert store.save_release(release(url=canonical, fetched_url=canonical, node_id="4242")) is None
+    [completed] = store.query_releases(ReleaseQuery())
+    assert (completed.url, completed.body_text) == (canonical, full.body_text)
+    assert [e.kind for e in store.events_since()] == ["new"]
+
+
+def test_two_nodes_sharing_a_url_stay_two_releases(store: Store) -> None:
+    store.save_release(release(node_id="1"))
+    store.save_release(release(node_id="2", body_text="Un autre communiqué."))
+    assert store.release_count("mali") == 2
 
 
 def test_new_run_counters_round_trip(store: Store) -> None:

@@ -59,13 +59,13 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from crawler.store.base import StoreBase, writes
+
+# The one definition of "the next digest" (a pure, stdlib-only module of the alerts package).
+from crawler.store.digest_times import next_digest_at
 from crawler.store.records import OUTBOX_CHANNELS, OutboxRow, ReleaseQuery
 from crawler.store.schema import events, outbox, releases, site_locks, subscribers, webhooks
 from crawler.store.search import MIN_PREFIX_CHARS, query_words
 from crawler.store.subscribers import WAITING, filters_query
-
-# The one definition of "the next digest" (a pure, stdlib-only module of the alerts package).
-from feeds.alerts.schedule import next_digest_at
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence

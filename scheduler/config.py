@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crawler.settings import CrawlOptions
-from crawler.store.records import FILTER_KEYS
+from crawler.store.records import FILTER_KEYS, ReleaseQuery, SubscriberSpec, WebhookSpec
 from scheduler.exceptions import ConfigError
 
 
@@ -70,26 +70,6 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
-class SubscriberConfig:
-    """One `[[subscriber]]`: validated at start-up; not used until alerts exist."""
-
-    email: str
-    mode: str = "instant"
-    hour: int = 8
-    timezone: str = "UTC"
-    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    """One `[[webhook]]`: validated at start-up; not used until alerts exist."""
-
-    url: str
-    secret: str = field(default="", repr=False)
-    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ServiceConfig:
     sites_file: str = ""
     data_dir: str = "./data"
@@ -97,8 +77,8 @@ class ServiceConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     crawl: CrawlConfig = field(default_factory=CrawlConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
-    subscribers: tuple[SubscriberConfig, ...] = ()
-    webhooks: tuple[WebhookConfig, ...] = ()
+    subscribers: tuple[SubscriberSpec, ...] = ()  # the store's own value objects
+    webhooks: tuple[WebhookSpec, ...] = ()
 
     @property
     def database_url(self) -> str:
@@ -282,7 +262,7 @@ def _filters(entry: Mapping[str, Any], where: str) -> dict[str, tuple[str, ...]]
     return out
 
 
-def _subscriber(entry: Mapping[str, Any], where: str) -> SubscriberConfig:
+def _subscriber(entry: Mapping[str, Any], where: str) -> SubscriberSpec:
     allowed = {"email", "mode", "hour", "timezone", *FILTER_KEYS}
     unknown = sorted(set(entry) - allowed)
     if unknown:
@@ -301,17 +281,19 @@ def _subscriber(entry: Mapping[str, Any], where: str) -> SubscriberConfig:
         ZoneInfo(str(tz))
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}.timezone: unknown time zone {tz!r}") from None
-    return SubscriberConfig(email, mode, hour, str(tz), _filters(entry, where))
+    filters = ReleaseQuery.from_mapping(_filters(entry, where))
+    return SubscriberSpec(email, mode, hour, str(tz), filters=filters)
 
 
-def _webhook(entry: Mapping[str, Any], where: str) -> WebhookConfig:
+def _webhook(entry: Mapping[str, Any], where: str) -> WebhookSpec:
     unknown = sorted(set(entry) - {"url", "secret", *FILTER_KEYS})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
     url = entry.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.url: expected an http(s) URL, got {url!r}")
-    return WebhookConfig(url, str(entry.get("secret", "")), _filters(entry, where))
+    filters = ReleaseQuery.from_mapping(_filters(entry, where))
+    return WebhookSpec(url, str(entry.get("secret", "")), filters)
 
 
 def _build(raw: Mapping[str, Any], source: _Source) -> ServiceConfig:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.store import ReleaseQuery
 from scheduler.config import ServiceConfig
 from scheduler.exceptions import ConfigError
 
@@ -35,7 +36,7 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
     assert config.smtp.password == "env-secret"
     assert config.crawl.interval_minutes == 5.0
     sub = config.subscribers[0]
-    assert sub.filters == {"country": ("Mali", "Niger"), "q": ("réintégration",)}
+    assert sub.filters == ReleaseQuery(country=("Mali", "Niger"), q=("réintégration",))
     assert sub.mode == "daily"
 
 

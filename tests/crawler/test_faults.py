@@ -12,7 +12,7 @@ import pytest
 from crawler.parsing.urls import canonical_url
 from crawler.store import ReleaseQuery, Store
 from replica import ReplicaServer
-from tests.helpers import iomwatch, write_config
+from tests.helpers import iomwatch
 
 SITE = "mali"
 
@@ -23,16 +23,6 @@ def replica() -> Iterator[ReplicaServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def config(replica: ReplicaServer, sqlite_store: Store, tmp_path: Path) -> Path:
-    return write_config(
-        tmp_path / "config.toml",
-        sites_file=replica.write_sites_file(tmp_path / "sites.toml"),
-        database_url=sqlite_store.url,
-        data_dir=tmp_path,
-    )
 
 
 def newest_path(replica: ReplicaServer) -> tuple[str, str]:

@@ -46,16 +46,6 @@ def replica() -> Iterator[ReplicaServer]:
     server.stop()
 
 
-@pytest.fixture
-def config(replica: ReplicaServer, sqlite_store: Store, tmp_path: Path) -> Path:
-    return write_config(
-        tmp_path / "config.toml",
-        sites_file=replica.write_sites_file(tmp_path / "sites.toml"),
-        database_url=sqlite_store.url,
-        data_dir=tmp_path,
-    )
-
-
 def crawl(config: Path) -> subprocess.CompletedProcess[str]:
     result = iomwatch("crawl", "--config", str(config), "--site", SITE)
     assert "Traceback" not in result.stderr, result.stderr[-3000:]

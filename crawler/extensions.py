@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 LISTINGS_OK = "iomwatch/listings_ok"
 LISTING_ERRORS = "iomwatch/listing_errors"
 LISTING_FAILURES = "iomwatch/listing_failures"  # "url: reason" of each failed listing
+LISTINGS_PARSED = "iomwatch/listings_parsed"  # listings answered anew (not 304) and parsed
+LISTING_ENTRIES = "iomwatch/listing_entries"  # the entries they held
 ARTICLES_UNRESOLVED = "iomwatch/articles_unresolved"  # scheduled, neither a response nor an error
 COVERAGE_PREFIX = "iomwatch/field/"  # + field name: items where that field was found
 ITEM_ERRORS = "iomwatch/item_errors"  # a pipeline raised: the release was not stored
@@ -71,6 +73,8 @@ RUN_STATS_KEYS: dict[str, tuple[str, ...]] = {
     "bytes": ("downloader/response_bytes",),
     "empty": (EMPTY,),
     "gone": (GONE,),
+    "listings": (LISTINGS_PARSED,),
+    "entries": (LISTING_ENTRIES,),
 }
 
 
@@ -147,8 +151,16 @@ class StoreExtension:
     validators are written on `spider_closed`.
     """
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        backfill_window: timedelta | None = None,
+        keep_open: bool = False,
+    ) -> None:
         self.database_url = database_url
+        self.backfill_window = backfill_window  # None: the store's default
+        self.keep_open = keep_open  # a long-lived worker's store outlives each crawl
         self.users: set[object] = set()
         self._store: Store | None = None
 
@@ -157,7 +169,12 @@ class StoreExtension:
         database_url = crawler.settings.get("IOMWATCH_DATABASE_URL")
         if not database_url:
             raise NotConfigured("IOMWATCH_DATABASE_URL is not set")
-        return cls(database_url)
+        hours = crawler.settings.getfloat("IOMWATCH_BACKFILL_WINDOW_HOURS", 24.0)
+        return cls(
+            database_url,
+            backfill_window=timedelta(hours=hours),
+            keep_open=crawler.settings.getbool("IOMWATCH_KEEP_STORE_OPEN"),
+        )
 
     @property
     def store(self) -> Store:
@@ -168,7 +185,11 @@ class StoreExtension:
 
     def acquire(self, user: object) -> Store:
         if self._store is None:
-            self._store = Store(self.database_url)
+            self._store = (
+                kept_store(self.database_url) if self.keep_open else Store(self.database_url)
+            )
+            if self.backfill_window is not None:  # the alerts this crawl queues honour it
+                self._store.backfill_window = self.backfill_window
         self.users.add(user)
         return self._store
 
@@ -176,8 +197,28 @@ class StoreExtension:
         """Let the store go (a user that never acquired it changes nothing)."""
         self.users.discard(user)
         if not self.users and self._store is not None:
-            self._store.close()
+            if not self.keep_open:
+                self._store.close()
             self._store = None
+
+
+# A long-lived crawl worker (crawler/worker.py) keeps one Store per database for all its
+# crawls: opening one checks the migrations and builds a connection pool, which would
+# otherwise be a large part of an idle check's cost.
+_KEPT_STORES: dict[str, Store] = {}
+
+
+def kept_store(database_url: str) -> Store:
+    """The process's open Store of a database (opened, and migrated, on first use)."""
+    if database_url not in _KEPT_STORES:
+        _KEPT_STORES[database_url] = Store(database_url)
+    return _KEPT_STORES[database_url]
+
+
+def close_kept_stores() -> None:
+    """Close the stores a worker kept open (at its exit)."""
+    while _KEPT_STORES:
+        _KEPT_STORES.popitem()[1].close()
 
 
 def shared_store(crawler: Crawler) -> StoreExtension:

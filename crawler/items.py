@@ -44,6 +44,11 @@ class Release:
     raw_html: str = ""
     fetched_url: str = ""
     flags: list[str] = field(default_factory=list)  # "empty_body", "oversize", "truncated"
+    # The countries the release is about, registry spelling (crawler.parsing.countries).
+    countries: list[str] = field(default_factory=list)
+    # The body differs from the stored one only because the template learned more since: the
+    # stored page, cleaned with today's template, gives the same body. Stored, no "updated".
+    template_drift: bool = False
 
     def __repr__(self) -> str:
         url = _cut(self.url, REPR_URL_CHARS)

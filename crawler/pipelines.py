@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from crawler.boilerplate import SiteTemplate, extract_html, learn_html
+from crawler.boilerplate.dom import parse_page
+from crawler.boilerplate.rebuild import learn_stored, reclean_stored
 from crawler.exceptions import StoreError
 from crawler.extensions import (
     COVERAGE_PREFIX,
@@ -27,6 +29,7 @@ from crawler.items import Release, listing_page
 from crawler.parsing import fields
 from crawler.parsing.sanitize import plain_text
 from crawler.parsing.text import strip_xml_invalid, summarise
+from crawler.store.identity import content_hash, release_id
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -47,6 +50,12 @@ class BoilerplatePipeline:
 
     The template is the site's: loaded when the spider opens, saved when it closes, and learned
     from listing pages (the `listing_page` signal) as well as from articles.
+
+    A site's first crawl cleans its first articles before the template has seen a second one,
+    so a share bar no class name gives away stays in them. Those bodies are stored at once (a
+    crawl killed now loses nothing) and cleaned again, silently, once the template is mature,
+    or when the crawl closes. A crawl that opens on a young template (the first one was cut
+    short) learns the stored pages first and re-cleans them the same way.
     """
 
     def __init__(self, crawler: Crawler, stores: StoreExtension) -> None:
@@ -55,6 +64,7 @@ class BoilerplatePipeline:
         self.site_id: str | None = None  # set once the template is loaded
         self.template = SiteTemplate()
         self.learned = 0  # pages learned from in this crawl
+        self.provisional = False  # stored bodies were cleaned by a young template
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BoilerplatePipeline:
@@ -64,22 +74,55 @@ class BoilerplatePipeline:
 
     def open_spider(self) -> None:
         site_id = crawled_site(self.crawler.spider).id
-        state = self.stores.acquire(self).load_template(site_id)
-        self.template = SiteTemplate.from_state(state)
+        store = self.stores.acquire(self)
+        self.template = SiteTemplate.from_state(store.load_template(site_id))
         self.site_id = site_id
+        if not self.template.mature:
+            self.learned += learn_stored(store, site_id, self.template)
+            self.provisional = store.release_count(site_id) > 0
+            self._settle()
 
     def close_spider(self) -> None:
         """Save the template if it learned anything, whatever the crawl's outcome.
 
         A crawl that read no page (skipped: another process crawls the site) saves nothing,
-        so it cannot overwrite the template the other crawl learns.
+        so it cannot overwrite the template the other crawl learns. Bodies still provisional
+        are cleaned again with all the crawl has learned.
         """
         try:
             if self.site_id is not None and self.learned:
                 store = self.stores.store
+                self._settle(final=True)
                 store.save_template(self.site_id, self.template.to_state(), self.template.pages)
         finally:
             self.stores.release(self)
+
+    def _settle(self, *, final: bool = False) -> None:
+        """Re-clean the provisional bodies once the template is mature (or the crawl ends)."""
+        if self.provisional and self.site_id is not None and (final or self.template.mature):
+            changed = reclean_stored(self.stores.store, self.site_id, self.template)
+            self.provisional = not self.template.mature
+            logger.info("%s: %d early bodies cleaned again", self.site_id, changed)
+
+    def _drift_only(self, item: Release, body_text: str) -> bool:
+        """Whether a known release's new body differs from the stored one only because the
+        template changed: its stored page, cleaned with today's template, gives this body.
+
+        A material edit changes the page itself; a template that learned one more block (a
+        share bar, a "related" box) changes every body it cleans, and is no edit at all.
+        """
+        store = self.stores.store
+        rid = release_id(item.site, item.url, item.node_id, item.lang)
+        stored = store.get_release(rid)
+        if stored is None or content_hash(stored.title, stored.body_text) == content_hash(
+            item.title, body_text
+        ):
+            return False
+        raw = store.raw_html(rid)
+        if not raw:
+            return False
+        again = extract_html(raw, self.template, url=stored.url, title=stored.title)
+        return content_hash(stored.title, again.text) == content_hash(item.title, body_text)
 
     def learn_listing(self, html: str, url: str) -> None:
         learn_html(self.template, html, url=url)
@@ -89,10 +132,14 @@ class BoilerplatePipeline:
         if not item.raw_html:  # a release stored from its listing entry: no page to clean
             item.title = plain_text(item.title) or None
             return item
-        learn_html(self.template, item.raw_html, url=item.url)
+        parsed = parse_page(item.raw_html)  # once, for learning and then extracting
+        learn_html(self.template, parsed, url=item.url, article=True)
         self.learned += 1
-        page = extract_html(item.raw_html, self.template, url=item.url, title=item.title)
+        self._settle()  # the items before this one are stored already
+        self.provisional = self.provisional or not self.template.mature
+        page = extract_html(parsed, self.template, url=item.url, title=item.title)
         item.title = plain_text(item.title) or None
+        item.template_drift = self._drift_only(item, page.text)
         item.body_text = page.text
         item.body_html = page.html
         item.summary = summarise(page.text)
@@ -166,7 +213,8 @@ class StorePipeline:
     def process_item(self, item: Release) -> Release:
         store = self.stores.store
         try:
-            kind = store.save_release(item, emit_updates=self.emit_updates)
+            emit = self.emit_updates and not item.template_drift
+            kind = store.save_release(item, emit_updates=emit)
             self._settle_failure(store, item)
         except (StoreError, SQLAlchemyError) as exc:
             # Raised anew without its chain: a database error's text holds the statement's

@@ -35,10 +35,17 @@ class CrawlOptions:
     recheck_hours: float = 24.0  # ...at most this often
 
 
-def scrapy_settings(options: CrawlOptions, *, database_url: str) -> dict[str, Any]:
-    """The Scrapy settings of one crawl: its options and the store to write to."""
+def scrapy_settings(
+    options: CrawlOptions, *, database_url: str, backfill_window_hours: float = 24.0
+) -> dict[str, Any]:
+    """The Scrapy settings of one crawl: its options and the store to write to.
+
+    `backfill_window_hours` is `[alerts]`'s: the crawl queues the alerts of what it stores,
+    and a site's first crawl queues only releases published this recently.
+    """
     return {
         "IOMWATCH_DATABASE_URL": database_url,
+        "IOMWATCH_BACKFILL_WINDOW_HOURS": backfill_window_hours,
         "IOMWATCH_MAX_BACKFILL_PAGES": options.max_backfill_pages,
         "IOMWATCH_MAX_PAGES": options.max_pages,
         "IOMWATCH_EMIT_UPDATES": options.emit_updates,
@@ -63,6 +70,11 @@ NEWSPIDER_MODULE = "crawler.spiders"
 # the delay; its start delay is kept low because it never lowers the delay on 304s (an idle
 # re-check of 45 listings took ~225 s with the default 5 s start delay).
 CONCURRENT_REQUESTS = 16
+# Scrapy starts CONCURRENT_ITEMS asyncio workers for every response's output: 100 (the
+# default) cost ~3 ms of CPU a page, and the pipelines are synchronous (no concurrency to
+# gain). Kept above a listing page's outputs (its entries and next page), so a listing's
+# requests still reach the scheduler in one go, in the order the default gives them.
+CONCURRENT_ITEMS = 32
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
@@ -91,6 +103,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "crawler.pipelines.BoilerplatePipeline": 300,
     "crawler.pipelines.XmlSafeTextPipeline": 400,
+    "crawler.tags.CountryPipeline": 450,
     "crawler.pipelines.ValidationPipeline": 500,
     "crawler.pipelines.StorePipeline": 600,
 }

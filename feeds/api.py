@@ -21,6 +21,7 @@ def api_item(release: StoredRelease, entry: Entry) -> dict[str, Any]:
         "permalink": entry.permalink,
         "site": release.site,
         "country": release.country,
+        "countries": list(release.countries),
         "region": release.region,
         "lang": release.lang,
         "type": release.type,

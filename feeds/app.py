@@ -39,13 +39,24 @@ from feeds.caching import (
     make_validators,
 )
 from feeds.catalog import FORMATS, describe, feed_meta
-from feeds.entries import make_entries, make_entry
+from feeds.entries import make_entry
 from feeds.exceptions import BadQueryError
 from feeds.filters import Vocabulary, parse_feed_request, parse_page_request
-from feeds.metrics import MetricsMiddleware, RequestMetrics, StoreCollector
+from feeds.health import health_view
+from feeds.metrics import (
+    CrawlMetrics,
+    HealthCollector,
+    MetricsMiddleware,
+    RequestMetrics,
+    StoreCollector,
+)
+from feeds.operator_feed import OperatorFeed
 from feeds.opml import build_opml
 from feeds.pages import (
+    filter_fields,
+    group_items,
     make_environment,
+    release_versions,
     render_error,
     render_index,
     render_release,
@@ -54,6 +65,7 @@ from feeds.pages import (
 )
 from feeds.security import SecurityHeadersMiddleware, security_headers
 from feeds.status import StatusHook, collect_status
+from feeds.subscriptions import SubscriptionPages
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,6 +75,9 @@ if TYPE_CHECKING:
 
     from crawler.sites import Site
     from crawler.store import Store
+    from feeds.alerts.email import MailOrigin
+    from feeds.alerts.smtp import SmtpSender
+    from feeds.signup import SignupLimits
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +91,9 @@ class FeedService:
     """The app's state and handlers: one store, one site registry, one base URL.
 
     `status` is an optional zero-argument callable whose dict joins /status; `cache` replaces
-    the default render cache (32 MB).
+    the default render cache (32 MB). With `mailer` and `mail_origin` the index offers e-mail
+    alerts (feeds.subscriptions: the confirmation mail is sent by this process); without, the
+    confirm and unsubscribe pages still work and a sign-up is answered 503.
     """
 
     def __init__(
@@ -89,6 +106,9 @@ class FeedService:
         status: StatusHook | None = None,
         change_ttl: float = DEFAULT_CHANGE_TTL,
         cache: RenderCache | None = None,
+        mailer: SmtpSender | None = None,
+        mail_origin: MailOrigin | None = None,
+        signup_limits: SignupLimits | None = None,
     ) -> None:
         self.store = store
         self.sites = tuple(sites)
@@ -102,9 +122,22 @@ class FeedService:
         self.env = make_environment()
         self.registry = CollectorRegistry()
         self.registry.register(StoreCollector(store, self.cache))
+        self.registry.register(HealthCollector(store))
         self.metrics = RequestMetrics(self.registry)
+        self.crawl_metrics = CrawlMetrics(self.registry)  # fed by the service after each crawl
+        self.subscriptions = SubscriptionPages(
+            store,
+            self.env,
+            self.vocabulary,
+            base_url=self.base_url,
+            mailer=mailer,
+            origin=mail_origin,
+            limits=signup_limits,
+        )
         # What else shapes every body: a change here changes every ETag.
-        settings = repr((self.base_url, self.hub, [(s.id, s.name) for s in self.sites]))
+        # (the index shows the sign-up form only when this process can mail)
+        alerts = mailer is not None
+        settings = repr((self.base_url, self.hub, [(s.id, s.name) for s in self.sites], alerts))
         self.salt = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:16]
 
     def invalidate(self) -> None:
@@ -173,23 +206,32 @@ class FeedService:
         return Response(body, media_type=OPML, headers=validators.headers(PAGE_CACHE_CONTROL))
 
     def index(self, request: Request) -> Response:
-        wanted = parse_feed_request(request.query_params.multi_items(), self.vocabulary)
+        # The feeds' filters plus `page` (or `offset`) and `per_page`: one release per
+        # translation group, in the language the filter asks for when it has one.
+        wanted = parse_page_request(request.query_params.multi_items(), self.vocabulary)
 
         def render(changed: datetime | None) -> bytes:
-            rows = self.store.query_releases(wanted.query, limit=wanted.limit)
+            page = self.store.group_page(
+                wanted.query,
+                limit=wanted.per_page,
+                offset=wanted.offset,
+                prefer=wanted.query.lang,
+                site_languages={s.id: s.languages for s in self.sites},
+            )
             html = render_index(
                 self.env,
                 base_url=self.base_url,
                 title=describe(wanted.query, self.sites_by_id),
-                query=wanted.query,
-                entries=make_entries(rows, base_url=self.base_url, sites=self.sites_by_id),
-                total=self.store.count_releases(wanted.query),
+                wanted=wanted,
+                groups=group_items(self.base_url, page, self.sites_by_id),
+                total=page.total,
                 sites=site_rows(self.base_url, self.sites, self.store.site_summaries()),
+                filters=filter_fields(wanted.query, self.vocabulary, self.sites),
             )
             return html.encode("utf-8")
 
         # The page also shows per-site counts of *all* releases, so its state is the whole store.
-        key = ("index", tuple(wanted.params()))
+        key = ("index", tuple(wanted.params(wanted.offset)))
         return self._conditional(
             request, key, None, render, media_type=HTML, cache_control=PAGE_CACHE_CONTROL
         )
@@ -200,10 +242,14 @@ class FeedService:
         if row is None:
             return self.error(404, f"No release with id {rid!r}.")
         entry = make_entry(row, base_url=self.base_url, site=self.sites_by_id.get(row.site))
-        validators = make_validators(("release", rid), row.updated, 1, self.salt)
+        group = self.store.releases_of_groups([row.group_key])
+        # A translation stored later changes the page: the group's newest update is its state.
+        changed = max((r.updated for r in group), default=row.updated)
+        validators = make_validators(("release", rid), changed, len(group), self.salt)
         if is_not_modified(request.headers, validators):
             return Response(status_code=304, headers=validators.headers(PAGE_CACHE_CONTROL))
-        html = render_release(self.env, base_url=self.base_url, entry=entry)
+        versions = release_versions(self.base_url, row, group)
+        html = render_release(self.env, base_url=self.base_url, entry=entry, versions=versions)
         return HTMLResponse(html, headers=validators.headers(PAGE_CACHE_CONTROL))
 
     def status(self, request: Request) -> Response:
@@ -218,8 +264,10 @@ class FeedService:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(self, request: Request) -> Response:
-        # No store access: answers at once, even while the database is busy or empty.
-        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+        # No store access: answers at once, even while the database is busy or empty; the hook
+        # adds whether the scheduler and the crawl worker are alive (feeds/health.py).
+        code, body = health_view(self.status_hook)
+        return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
 
     def error(self, status_code: int, message: str) -> Response:
         html = render_error(
@@ -260,6 +308,8 @@ class FeedService:
             Route("/releases/{release_id}", self.release),
             Route("/status", self.status),
             Route("/metrics", self.prometheus),
+            *self.subscriptions.routes(),
+            *OperatorFeed(self.store, base_url=self.base_url).routes(),  # never mixed in
         ]
 
 

@@ -219,6 +219,7 @@ def _json_item(entry: Entry) -> dict[str, Any]:
             "release_id": entry.release_id,
             "site": entry.site,
             "country": entry.country,
+            "countries": [c.term for c in entry.categories if c.key == "country"],
             "region": entry.region,
             "type": entry.type,
             "translations": {t.lang: t.url for t in entry.translations},

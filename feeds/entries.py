@@ -158,7 +158,9 @@ def _categories(release: StoredRelease, base_url: str) -> tuple[Category, ...]:
         value = getattr(release, key)
         if value:
             found.append(Category(key, str(value), f"{base}/categories/{key}"))
-    return tuple(found)
+    # The countries the release is about (its tags) are `country` categories too.
+    found += [Category("country", c, f"{base}/categories/country") for c in release.countries]
+    return tuple(dict.fromkeys(found))
 
 
 def _links(release: StoredRelease) -> tuple[Link | None, tuple[Link, ...], tuple[Link, ...]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from crawler.items import RELEASE_TYPES
+from crawler.parsing.countries import all_tags
 from crawler.sites import KNOWN_LANGUAGES, Site
 from crawler.store import FILTER_KEYS, ReleaseQuery
 from feeds.exceptions import BadQueryError
@@ -57,7 +58,11 @@ class Vocabulary:
         return cls(
             sites=frozenset(s.id for s in sites),
             languages=frozenset(languages),
-            countries={s.country.lower(): s.country for s in sites if s.country},
+            # Every country tag (crawler.parsing.countries) and every site's country.
+            countries={
+                **{tag.lower(): tag for tag in all_tags()},
+                **{s.country.lower(): s.country for s in sites if s.country},
+            },
             regions={s.region.lower(): s.region for s in sites if s.region},
         )
 

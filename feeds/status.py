@@ -1,10 +1,12 @@
-"""The watcher's view of the crawl: per-site last run, counts, coverage and freshness (/status)."""
+"""The watcher's view of the crawl (/status): per site the last run and the runs before it,
+failures in a row, field coverage, freshness and publication latency; the scheduler's hook adds
+what only it knows (next run, backoff)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from feeds.entries import site_name
@@ -13,7 +15,10 @@ logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from crawler.sites import Site
-    from crawler.store import CrawlRun, Store
+    from crawler.store import CrawlRun, Latency, SiteHistory, Store
+
+HISTORY_RUNS = 10  # runs of each site in the JSON document
+LATENCY_WINDOW = timedelta(days=30)
 
 StatusHook = Callable[[], Mapping[str, Any]]
 
@@ -38,47 +43,70 @@ def run_view(run: CrawlRun | None) -> dict[str, Any] | None:
     }
 
 
+def latency_view(latency: Latency | None) -> dict[str, Any] | None:
+    """Publication latency of a site in seconds (IOM's date -> our first alert)."""
+    if latency is None:
+        return None
+    return {
+        "count": latency.count,
+        "alerted": latency.alerted,
+        "median": round(latency.median),
+        "p90": round(latency.p90),
+    }
+
+
 def site_status(
-    site_id: str, site: Site | None, summary: Mapping[str, Any], run: CrawlRun | None, now: datetime
+    site_id: str,
+    site: Site | None,
+    history: SiteHistory | None,
+    latency: Latency | None,
+    now: datetime,
 ) -> dict[str, Any]:
-    """One site's row of /status."""
-    last_new: datetime | None = summary.get("last_new")
-    if last_new is not None and last_new.tzinfo is None:
-        last_new = last_new.replace(tzinfo=UTC)
+    """One site's row of /status: its last run, the runs before, failures in a row, latency."""
+    last_new = history.last_new if history else None
+    runs = history.runs if history else ()
     return {
         "id": site_id,
         "name": site_name(site, site_id),
         "base_url": site.base_url if site else None,
-        "releases": summary.get("releases", 0),
+        "releases": history.releases if history else 0,
         "last_new": _iso(last_new),
         "seconds_since_last_new": round((now - last_new).total_seconds()) if last_new else None,
-        "last_run": run_view(run),
+        "last_run": run_view(runs[0] if runs else None),
+        "consecutive_failures": history.consecutive_failures if history else 0,
+        "field_coverage": history.field_coverage() if history else {},
+        "history": [
+            {k: v for k, v in (run_view(run) or {}).items() if k != "coverage"} for run in runs
+        ],
+        "latency": latency_view(latency),
     }
 
 
 def collect_status(
-    store: Store, sites: Sequence[Site], hook: StatusHook | None, *, now: datetime | None = None
+    store: Store,
+    sites: Sequence[Site],
+    hook: StatusHook | None,
+    *,
+    now: datetime | None = None,
+    runs: int = HISTORY_RUNS,
 ) -> dict[str, Any]:
-    """Everything /status shows, for the registry's sites and any others found in the store."""
+    """Everything /status shows, for the registry's sites and any others found in the store.
+
+    A fixed number of queries whatever the number of sites (history, latency, the hook).
+    """
     now = now or datetime.now(UTC)
-    summaries = store.site_summaries()
     by_id = {s.id: s for s in sites}
-    ids = [*by_id, *sorted(set(summaries) - set(by_id))]
-    rows = []
-    for site_id in ids:
-        runs = store.runs(site=site_id, limit=1)
-        rows.append(
-            site_status(
-                site_id,
-                by_id.get(site_id),
-                summaries.get(site_id, {}),
-                runs[0] if runs else None,
-                now,
-            )
-        )
+    history = store.site_history(runs=runs, now=now, sites=list(by_id))
+    latency = store.publication_latency(window=LATENCY_WINDOW, now=now)
+    ids = [*by_id, *sorted(set(history) - set(by_id))]
+    rows = [
+        site_status(site_id, by_id.get(site_id), history.get(site_id), latency.get(site_id), now)
+        for site_id in ids
+    ]
     status: dict[str, Any] = {
         "now": _iso(now),
-        "releases": sum(s.get("releases", 0) for s in summaries.values()),
+        "releases": sum(h.releases for h in history.values()),
+        "latency_window_days": LATENCY_WINDOW.days,
         "sites": rows,
     }
     if hook is not None:

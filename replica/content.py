@@ -23,7 +23,8 @@ def assign_path(profile: SiteProfile, version: Version, used: set[str]) -> None:
     """Give a version its percent-encoded URL path; a taken slug gets `-0`, `-1`..."""
     source = version.title or " ".join(version.paragraphs[0].split()[:8])
     slug = slugify(source, keep_apostrophe=profile.keep_apostrophe)
-    base = f"{lang_prefix(profile, version.lang)}/{SECTIONS[version.type]}/{slug}"
+    section = "" if version.bare_slug else f"/{SECTIONS[version.type]}"
+    base = f"{lang_prefix(profile, version.lang)}{section}/{slug}"
     path, n = base, 0
     while path in used:
         path, n = f"{base}-{n}", n + 1
@@ -68,6 +69,7 @@ def build_site(profile: SiteProfile, seed: int = SEED) -> list[Version]:
         for v in node_versions:
             v.date_mode = _date_mode(profile, i, v)
             v.modified = _noon(day)
+            v.bare_slug = bool(profile.bare_slug_every) and i % profile.bare_slug_every == 2
         versions.extend(node_versions)
     _apply_duplicate_titles(profile, versions)
     used: set[str] = set()

@@ -155,6 +155,22 @@ def assemble(
     return version
 
 
+def countries_for(profile: SiteProfile, version: Version) -> tuple[str, ...]:
+    """The truth of a version's country tags, from what the generator put where: the site's
+    country, the dateline place's, and each area's that the title or the lead paragraph names.
+    A donor named in a title is who pays, not what the release is about: never a tag."""
+    found = {profile.country}
+    lang = version.lang
+    for place, country in zip(profile.places, profile.place_countries, strict=False):
+        if version.dateline_place is not None and version.dateline_place == place[lang]:
+            found.add(country)
+    head = " ".join([version.title or "", *version.paragraphs[:1]])
+    for area, country in zip(profile.areas, profile.area_countries, strict=False):
+        if area[lang] in head:
+            found.add(country)
+    return tuple(sorted(c for c in found if c))
+
+
 def add_media(version: Version, profile: SiteProfile, facts: dict[str, Any]) -> None:
     """Lead image with caption and credit, and PDF attachments, under Drupal's files path."""
     b, day, lang, node_id = bank(version.lang), version.published, version.lang, version.node_id

@@ -26,6 +26,9 @@ class ReplicaRelease:
     image_url: str | None
     attachments: tuple[str, ...]
     emails: tuple[str, ...]
+    # The countries the release is about, registry spelling, sorted: the site's country, the
+    # dateline place's country, the countries its title and lead paragraph name (not donors).
+    countries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,4 @@ class Version:
     seeded: bool = True
     modified: float = 0.0
     dateline_sep: str = " – "
+    bare_slug: bool = False

@@ -105,6 +105,7 @@ def site_context(state: SiteState, lang: str) -> dict[str, Any]:
         "address": p.address,
         "assets": noise_token(state, "assets"),
         "email_style": p.email_style,
+        "listing_markup": p.listing_markup,
     }
 
 

@@ -59,6 +59,16 @@ class SiteProfile:
     head_alternates: bool = True
     switcher_fallback: str = "home"
     switcher_current: str = "active"
+    # Every n-th node (0: none) lives under a bare slug, `/es/<slug>` with no `news/` section:
+    # its URL has no article shape, only the listing row around its link says it is a release.
+    bare_slug_every: int = 0
+    # `views`: Drupal views rows; `plain`: rows of unclassed-for-views divs beside a block of
+    # repeated highlight links with descriptions (no date): only the rows' structure tells them.
+    listing_markup: str = "views"
+    # The ground truth of country tags: the country (registry spelling) each place and area
+    # is in, aligned with `places` and `areas`; None for a region of no single country.
+    place_countries: tuple[str | None, ...] = ()
+    area_countries: tuple[str | None, ...] = ()
 
 
 ALL_TYPES = ("press_release", "news", "press_release", "story", "news", "press_release")
@@ -95,6 +105,9 @@ SITES: tuple[SiteProfile, ...] = (
         people=("Laura Brenner", "Mohamed Abdi", "Carla Mendes"),
         robots_extra=("Disallow: /admin/",),
         switcher_fallback="listing",
+        bare_slug_every=3,
+        place_countries=("Switzerland", "United States of America", "Kenya", "Senegal", "Panama"),
+        area_countries=("Sudan", None, None, "Bangladesh", "Yemen", None),
     ),
     SiteProfile(
         id="mali",
@@ -162,6 +175,10 @@ SITES: tuple[SiteProfile, ...] = (
         people=("Rania Haddad", "Omar Khalil"),
         head_alternates=False,
         switcher_current="span",
+        bare_slug_every=4,
+        listing_markup="plain",
+        place_countries=("Libya", "Egypt", "Jordan", "Lebanon", "Yemen"),
+        area_countries=("Libya", "Yemen", "Iraq", "Lebanon", None, "Sudan"),
     ),
     SiteProfile(
         id="brazil",
@@ -228,6 +245,7 @@ SITES: tuple[SiteProfile, ...] = (
         people=("Lucía Ramírez", "Andrés Castillo"),
         head_alternates=False,
         switcher_fallback="none",
+        bare_slug_every=5,
     ),
     SiteProfile(
         id="southsudan",

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from replica.content import build_site, lang_prefix
+from replica.generate import countries_for
 from replica.model import ReplicaRelease, Version
 from replica.sites import SiteProfile
 
@@ -88,6 +89,7 @@ class SiteState:
             image_url=self.base_url + version.image_path if version.image_path else None,
             attachments=tuple(self.base_url + a for a in version.attachments),
             emails=tuple(dict.fromkeys(e for p in version.paragraphs for e in emails_in(p))),
+            countries=countries_for(self.profile, version),
         )
 
 

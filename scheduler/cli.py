@@ -1,4 +1,5 @@
-"""The `iomwatch` command line: run, crawl, clean, export, feeds, sites, status, demo."""
+"""The `iomwatch` command line: run, crawl, clean, export, feeds, sites, status, demo,
+subscribers, webhooks."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.exceptions import CrawlerError
-from crawler.store.records import FILTER_KEYS
-from scheduler import commands
+from crawler.store.records import FILTER_KEYS, SUBSCRIBER_MODES
+from scheduler import alert_commands, commands
 from scheduler.exceptions import SchedulerError
 
 if TYPE_CHECKING:
@@ -74,10 +75,32 @@ def _add_service_commands(sub: Commands, config: argparse.ArgumentParser) -> Non
     crawl.add_argument(
         "--quiet", action="store_true", help="no per-site table (used by the service)"
     )
+    crawl.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,  # absent: `iomwatch -v crawl` still counts
+        help="Scrapy's INFO log too (versions, components, stats)",
+    )
+    crawl.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="queue alerts, leave sending them to the service (used by the service)",
+    )
     demo = _command(sub, "demo", commands.cmd_demo, "local replica IOM sites + the whole service")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--data-dir", type=Path, metavar="DIR", default=Path("./data/demo"))
     demo.add_argument("--once", action="store_true", help="crawl once, print the summary, exit")
+    demo.add_argument(
+        "--interval", type=float, default=60.0, metavar="SECONDS", help="crawl every (default 60)"
+    )
+    demo.add_argument(
+        "--publish-every",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="the replica publishes a release this often, after the first crawls (default 120)",
+    )
 
 
 def _add_output_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
@@ -98,7 +121,18 @@ def _add_output_commands(sub: Commands, config: argparse.ArgumentParser) -> None
         feeds, "build", commands.cmd_feeds, "static export of every feed to a folder", config
     )
     build.add_argument("--out", type=Path, metavar="DIR", required=True)
-    _command(sub, "status", commands.cmd_status, "per-site crawl history", config)
+    status = _command(
+        sub,
+        "status",
+        commands.cmd_status,
+        "per site: last and next run, new releases, errors, backoff, latency",
+        config,
+    )
+    status.add_argument(
+        "--url",
+        metavar="URL",
+        help="the running service (e.g. http://127.0.0.1:8080): next runs as it plans them",
+    )
 
 
 def _add_site_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
@@ -124,6 +158,57 @@ def _add_site_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
     clean.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
 
+def _add_alert_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
+    subs = sub.add_parser("subscribers", help="email subscribers").add_subparsers(
+        dest="subscribers_command", required=True
+    )
+    add = _command(
+        subs,
+        "add",
+        alert_commands.cmd_subscribers_add,
+        "add a subscriber (confirmed at once)",
+        config,
+        _filter_options(),
+    )
+    add.add_argument("email", metavar="EMAIL")
+    add.add_argument("--mode", choices=SUBSCRIBER_MODES, default="instant")
+    add.add_argument("--hour", type=int, default=8, help="digests: local hour 0-23 (default 8)")
+    add.add_argument("--timezone", default="UTC", help="digests: IANA time zone (default UTC)")
+    add.add_argument(
+        "--prefer",
+        metavar="LANG",
+        action="append",
+        default=[],
+        help="language wanted of a release published in several (repeatable, in order)",
+    )
+    _command(subs, "list", alert_commands.cmd_subscribers_list, "list the subscribers", config)
+    remove = _command(
+        subs, "remove", alert_commands.cmd_subscribers_remove, "remove a subscriber", config
+    )
+    remove.add_argument("id", type=alert_commands.positive_id, metavar="ID")
+    hooks = sub.add_parser("webhooks", help="webhooks").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    _command(
+        hooks, "list", alert_commands.cmd_webhooks_list, "the webhooks and their state", config
+    )
+    log = _command(
+        hooks, "log", alert_commands.cmd_webhooks_log, "a webhook's delivery log", config
+    )
+    log.add_argument("id", type=alert_commands.positive_id, metavar="ID")
+    log.add_argument("--limit", type=int, default=50, help="attempts shown (default 50)")
+    replay = _command(
+        hooks, "replay", alert_commands.cmd_webhooks_replay, "send deliveries again", config
+    )
+    replay.add_argument(
+        "outbox_ids", type=alert_commands.positive_id, nargs="+", metavar="OUTBOX_ID"
+    )
+    enable = _command(
+        hooks, "enable", alert_commands.cmd_webhooks_enable, "enable a disabled webhook", config
+    )
+    enable.add_argument("id", type=alert_commands.positive_id, metavar="ID")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iomwatch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -132,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_service_commands(sub, config)
     _add_output_commands(sub, config)
     _add_site_commands(sub, config)
+    _add_alert_commands(sub, config)
     return parser
 
 

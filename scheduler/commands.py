@@ -6,6 +6,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -17,7 +18,11 @@ from rich.table import Table
 
 from crawler.sites import Site, load_sites, select_sites
 from crawler.store import RUN_COUNTERS, CrawlRun, ReleaseQuery, Store, StoredRelease
+from scheduler.alerting import drain_after_crawl, sync_targets
 from scheduler.config import ServiceConfig
+from scheduler.progress import crawl_display
+
+logger = logging.getLogger(__name__)
 
 EXPORT_FIELDS = (
     "id",
@@ -58,7 +63,11 @@ def crawl_overrides(config: ServiceConfig, *, max_pages: int | None = None) -> d
     options: CrawlOptions = config.crawl
     if max_pages:
         options = dataclasses.replace(options, max_backfill_pages=max_pages, max_pages=max_pages)
-    return scrapy_settings(options, database_url=config.database_url)
+    return scrapy_settings(
+        options,
+        database_url=config.database_url,
+        backfill_window_hours=config.alerts.backfill_window_hours,
+    )
 
 
 TABLE_COUNTERS = tuple(c for c in RUN_COUNTERS if c != "bytes")
@@ -88,17 +97,18 @@ def print_runs(runs: dict[str, CrawlRun], sites: tuple[Site, ...], out: IO[str])
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     """Crawl now (selected sites or all), store, publish; exit 1 when any site failed."""
-    from crawler.run import crawl_sites
     from feeds.websub import ping_hub
 
+    if not args.quiet and not args.verbose:  # this command's INFO lines go with Scrapy's
+        logging.getLogger().setLevel(logging.WARNING)
     config = load_config(args)
-    sites = select_sites(load_sites(config.sites_file), args.site)
+    registry = load_sites(config.sites_file)
+    sites = select_sites(registry, args.site)
     migrate_store(config.database_url)
-    runs = crawl_sites(
-        sites,
-        crawl_overrides(config, max_pages=args.max_pages),
-        log_level="WARNING" if args.quiet else "INFO",
-    )
+    if not args.queue_only:  # the alerts this crawl queues go to whom the file names today
+        with Store(config.database_url, migrate=False) as store:
+            sync_targets(store, config)
+    runs = _crawl(sites, config, args)
     if config.server.websub_hub and any(r.new or r.updated for r in runs.values()):
         import httpx
 
@@ -108,8 +118,42 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             ping_hub(client, config.server.websub_hub, [feed_url(config.server.base_url, "atom")])
     if not args.quiet:
         print_runs(runs, sites, sys.stdout)
+    if not args.queue_only:
+        send_alerts(config, registry, quiet=args.quiet)
     failed = [s.id for s in sites if s.id not in runs or runs[s.id].status not in ("ok", "skipped")]
     return 1 if failed else 0
+
+
+def _crawl(
+    sites: tuple[Site, ...], config: ServiceConfig, args: argparse.Namespace
+) -> dict[str, CrawlRun]:
+    """The crawl, watched by the live display on a terminal or a line per site elsewhere.
+
+    Scrapy's INFO log (versions, component lists, stats dumps) only with -v: a user watching
+    a backfill wants its progress, and the warnings and errors, one line each.
+    """
+    from crawler.run import crawl_sites
+
+    overrides = crawl_overrides(config, max_pages=args.max_pages)
+    level = "INFO" if args.verbose else "WARNING"
+    if args.quiet:  # the service's own crawls: its log, no display
+        return crawl_sites(sites, overrides, log_level="WARNING")
+    with crawl_display(sys.stdout, len(sites)) as display:
+        return crawl_sites(sites, overrides, log_level=level, observer=display)
+
+
+def send_alerts(config: ServiceConfig, sites: tuple[Site, ...], *, quiet: bool) -> None:
+    """The crawl's alerts, sent within a short budget; what fails or is left waits (the
+    service's sender retries it). Never raises: the crawl's exit code is the crawl's."""
+    with Store(config.database_url, migrate=False) as store:
+        report, left = drain_after_crawl(store, config, sites)
+    sent = report.sent if report else 0
+    line = f"alerts: {sent} sent, {left['now']} waiting to be sent"
+    if left["digest"]:
+        line += f", {left['digest']} in digests to come"
+    if not quiet:
+        print(line)
+    logger.info("%s", line)
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -209,12 +253,22 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from crawler.run import latest_runs
+    """Per site: last run, next run, new releases, errors, backoff, publication latency."""
+    from scheduler.status_table import collect_rows, fetch_service_status, print_status
 
     config = load_config(args)
     sites = load_sites(config.sites_file)
+    service = None
+    if args.url:
+        import httpx
+
+        try:
+            service = fetch_service_status(args.url)
+        except (httpx.HTTPError, ValueError) as exc:  # ValueError: not JSON
+            print(f"iomwatch: {args.url}/status: {exc}; next runs estimated", file=sys.stderr)
     with Store(config.database_url) as store:
-        print_runs(latest_runs(store, [s.id for s in sites]), sites, sys.stdout)
+        rows = collect_rows(store, [s.id for s in sites], config.crawl, service=service)
+        print_status(rows, config.crawl, sys.stdout)
         print(f"{store.release_count()} releases stored")
     return 0
 
@@ -222,12 +276,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from scheduler.service import run_service
 
-    return run_service(load_config(args), config_path=args.config)
+    return run_service(load_config(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from scheduler.demo import run_demo
+    from scheduler.demo import DemoOptions, run_demo
 
     # The demo writes its own configuration; the user's (IOMWATCH_CONFIG) gives it the user agent.
     config = ServiceConfig.from_env()
-    return run_demo(config, port=args.port, once=args.once, data_dir=args.data_dir)
+    options = DemoOptions(
+        port=args.port,
+        data_dir=args.data_dir,
+        once=args.once,
+        interval_seconds=args.interval,
+        publish_every=args.publish_every,
+    )
+    return run_demo(config, options)

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +55,12 @@ class CrawlConfig(CrawlOptions):
     stop_grace_seconds: int = 10
     max_parallel: int = 2
     retention_days: int = 180  # crawl runs and events older than this are pruned; 0: keep all
+    # The long-lived crawl worker retires after this many crawls, or above this resident
+    # memory, and a fresh one takes over (like Celery's max-tasks-per-child).
+    worker_max_crawls: int = 200
+    worker_max_memory_mb: int = 180
+    # A failing site is retried after interval x 2^(failures-1), at most this long.
+    backoff_max_minutes: float = 360.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,34 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """`[alerts]`: how the outbox is sent (feeds.alerts.sender.AlertSettings takes these)."""
+
+    retry_initial_seconds: float = 30.0  # first retry of a failed mail or webhook delivery
+    retry_max_seconds: float = 3600.0  # backoff cap (exponential, with jitter), the first too
+    backfill_window_hours: float = 24.0  # a site's first crawl alerts only releases this recent
+    webhook_max_failures: int = 10  # failed deliveries in a row that disable a webhook
+    poll_seconds: float = 2.0  # the service's sender looks for due alerts this often
+    # A claim's lease: a row a killed sender left unmarked is sent again this much later (the
+    # crash window's bound). Below twice the SMTP timeout, a slow send may outlive its lease.
+    lease_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """`[operator]`: the health channel, never mixed into the content feeds.
+
+    Operator alerts (a site failing, yielding nothing, losing a field, a webhook disabled) are
+    stored, logged, served at /operator.atom, and sent to `email` and/or `webhook` (signed
+    with `webhook_secret`, Standard Webhooks, like content webhooks) when set.
+    """
+
+    email: str = ""
+    webhook: str = ""
+    webhook_secret: str = field(default="", repr=False)  # secrets never reach logs
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     sites_file: str = ""
     data_dir: str = "./data"
@@ -77,6 +112,8 @@ class ServiceConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     crawl: CrawlConfig = field(default_factory=CrawlConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    operator: OperatorConfig = field(default_factory=OperatorConfig)
     subscribers: tuple[SubscriberSpec, ...] = ()  # the store's own value objects
     webhooks: tuple[WebhookSpec, ...] = ()
 
@@ -104,6 +141,8 @@ SECTIONS: dict[str, type] = {
     "server": ServerConfig,
     "crawl": CrawlConfig,
     "smtp": SmtpConfig,
+    "alerts": AlertsConfig,
+    "operator": OperatorConfig,
 }
 TOP_LEVEL = {"sites_file", "data_dir"}
 LISTS = {"subscriber", "webhook"}
@@ -128,8 +167,18 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "crawl.stop_grace_seconds": (1, 600),
     "crawl.max_parallel": (1, 64),
     "crawl.retention_days": (0, 36500),  # 0: keep forever
+    "crawl.worker_max_crawls": (1, 1_000_000),
+    "crawl.worker_max_memory_mb": (1, 65536),  # below Scrapy's own ~100 MB: one crawl a worker
+    "crawl.backoff_max_minutes": (0, 10080),  # 0: no backoff, every scheduled run is tried
     "smtp.port": (1, 65535),
     "smtp.timeout_seconds": (1, 600),
+    # Fractions of a second serve the tests; a day between retries is the most a mail waits.
+    "alerts.retry_initial_seconds": (0.1, 86400),
+    "alerts.retry_max_seconds": (0.1, 86400),
+    "alerts.backfill_window_hours": (0, 8760),  # 0: a first crawl alerts nobody
+    "alerts.webhook_max_failures": (1, 1000),
+    "alerts.poll_seconds": (0.1, 3600),  # 10 s is the promise from a crawl's end to the inbox
+    "alerts.lease_seconds": (1, 86400),  # a few seconds serve the crash tests
 }
 
 
@@ -263,12 +312,12 @@ def _filters(entry: Mapping[str, Any], where: str) -> dict[str, tuple[str, ...]]
 
 
 def _subscriber(entry: Mapping[str, Any], where: str) -> SubscriberSpec:
-    allowed = {"email", "mode", "hour", "timezone", *FILTER_KEYS}
+    allowed = {"email", "mode", "hour", "timezone", "languages", *FILTER_KEYS}
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
     email = entry.get("email")
-    if not isinstance(email, str) or "@" not in email:
+    if not isinstance(email, str) or not is_address(email):
         raise ConfigError(f"{where}.email: expected an e-mail address, got {email!r}")
     mode = entry.get("mode", "instant")
     if mode not in {"instant", "daily", "weekly"}:
@@ -281,8 +330,15 @@ def _subscriber(entry: Mapping[str, Any], where: str) -> SubscriberSpec:
         ZoneInfo(str(tz))
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}.timezone: unknown time zone {tz!r}") from None
+    languages = entry.get("languages", [])
+    if not isinstance(languages, list) or not all(
+        isinstance(lang, str) and lang.strip() for lang in languages
+    ):
+        raise ConfigError(
+            f"{where}.languages: expected a list of language codes, got {languages!r}"
+        )
     filters = ReleaseQuery.from_mapping(_filters(entry, where))
-    return SubscriberSpec(email, mode, hour, str(tz), filters=filters)
+    return SubscriberSpec(email, mode, hour, str(tz), tuple(languages), filters=filters)
 
 
 def _webhook(entry: Mapping[str, Any], where: str) -> WebhookSpec:
@@ -317,6 +373,7 @@ def _build(raw: Mapping[str, Any], source: _Source) -> ServiceConfig:
     if config.smtp.security not in {"none", "starttls", "ssl"}:
         raise ConfigError(f"{source.of('smtp', 'security')}: expected none, starttls or ssl")
     _check_text(config, source)
+    _check_alerts(config, source)
     if config.crawl.cron:
         _check_cron(config.crawl.cron, source.of("crawl", "cron"))
     return config
@@ -333,6 +390,34 @@ def _check_text(config: ServiceConfig, source: _Source) -> None:
         url = getattr(config.server, key)
         if (url or key == "base_url") and not url.startswith(("http://", "https://")):
             raise ConfigError(f"{source.of('server', key)}: expected an http(s) URL, got {url!r}")
+
+
+def _check_alerts(config: ServiceConfig, source: _Source) -> None:
+    """Addresses mail is sent from or to, refused before anything is sent."""
+    addresses = (
+        ("smtp", "from_addr", config.smtp.from_addr),
+        ("operator", "email", config.operator.email),
+    )
+    for section, key, value in addresses:
+        if (value or key == "from_addr") and not is_address(value):
+            raise ConfigError(
+                f"{source.of(section, key)}: expected an e-mail address, got {value!r}"
+            )
+    hook = config.operator.webhook
+    if hook and (not hook.startswith(("http://", "https://")) or _has_control(hook)):
+        raise ConfigError(
+            f"{source.of('operator', 'webhook')}: expected an http(s) URL, got {hook!r}"
+        )
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def is_address(text: str) -> bool:
+    """Something with a local part and a domain, and no line break to inject a header with."""
+    local, at, domain = parseaddr(text)[1].rpartition("@")
+    return bool(local and at and domain) and not _has_control(text)
 
 
 def _check_cron(expression: str, where: str) -> None:

@@ -1,58 +1,106 @@
-"""Scheduled jobs. Each crawl runs as a child process (`iomwatch crawl --site ID`).
+"""Scheduled jobs: crawls on the long-lived crawl worker, and the daily retention.
 
-Why a child per crawl rather than Scrapy on the service's own loop: a hard timeout is a kill,
-a crash or leak in one crawl cannot take the service or its memory with it, and the HTTP server
-never waits behind Scrapy's CPU-bound parsing. Measured cost: ~1.2 s CPU per crawl; the parent
-stays small (no Scrapy imported).
+Crawls run in a worker process (crawler/worker.py, fed by scheduler/workers.py) that imports
+Scrapy once and runs many crawls: an idle check costs its requests, not an interpreter. The
+worker is still a process of its own: the HTTP server never waits behind Scrapy's parsing,
+and a hung or bloated worker is killed and replaced without taking the service down.
+
+A failing site costs little and says so once: one log line per failed crawl (site, reason,
+failures in a row, when it is tried again), no traceback for what a site does, and a site
+that keeps failing is skipped by its scheduled runs for interval x 2^(failures-1), capped at
+`[crawl].backoff_max_minutes`, until a crawl succeeds again. The backoff lives in the
+service's memory: a restart tries every site once more.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from crawler.jobs import WorkerLimits
 from crawler.store import Store
-from scheduler.exceptions import CrawlFailed
+from scheduler.workers import WORKER_COMMAND, WorkerLost, WorkerPool
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from scheduler.config import ServiceConfig
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class CrawlSupervisor:
-    """Starts, bounds and stops crawl child processes; at most `max_parallel` at once."""
+class SiteBackoff:
+    """Consecutive failures per site, and until when its scheduled runs are skipped."""
 
-    command: Sequence[str]
+    interval: float  # seconds between scheduled runs
+    cap: float  # the longest wait, seconds; 0: no backoff
+    clock: Callable[[], float] = time.monotonic
+    failures: dict[str, int] = field(default_factory=dict)
+    until: dict[str, float] = field(default_factory=dict)
+
+    def waiting(self, site_id: str) -> float:
+        """Seconds this site's runs are still skipped for (0: it may be crawled)."""
+        return max(0.0, self.until.get(site_id, 0.0) - self.clock())
+
+    def failed(self, site_id: str) -> tuple[int, float]:
+        """Count a failure; (failures in a row, seconds until the site is tried again)."""
+        count = self.failures.get(site_id, 0) + 1
+        self.failures[site_id] = count
+        delay = min(self.interval * 2 ** (count - 1), self.cap) if count > 1 else 0.0
+        self.until[site_id] = self.clock() + delay
+        return count, delay
+
+    def succeeded(self, site_id: str) -> int:
+        """Reset the site; how many failures in a row it had."""
+        self.until.pop(site_id, None)
+        return self.failures.pop(site_id, 0)
+
+
+@dataclass
+class CrawlSupervisor:
+    """Hands crawls to the worker pool, at most `max_parallel` at once; records what failed."""
+
+    pool: WorkerPool
     database_url: str
-    timeout: float
+    backoff: SiteBackoff
     max_parallel: int = 2
-    stop_grace: float = 10.0
-    running: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
-    last_result: dict[str, dict[str, object]] = field(default_factory=dict)
+    running: set[str] = field(default_factory=set)
+    last_result: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopping: bool = False
-    on_finished: Callable[[str], None] | None = None  # e.g. refresh the feeds' change cache
+    # Called with the site and its outcome after each crawl: refresh the feeds, send alerts.
+    on_finished: Callable[[str, dict[str, Any]], None] | None = None
     _slots: asyncio.Semaphore | None = None
 
     @classmethod
-    def from_config(cls, config: ServiceConfig, command: Sequence[str]) -> CrawlSupervisor:
-        """The service's supervisor: timeout, parallelism and stop grace from `[crawl]`."""
-        return cls(
-            command,
-            config.database_url,
-            config.crawl.timeout_seconds,
-            max_parallel=config.crawl.max_parallel,
-            stop_grace=config.crawl.stop_grace_seconds,
+    def from_config(
+        cls, config: ServiceConfig, command: Sequence[str] = WORKER_COMMAND
+    ) -> CrawlSupervisor:
+        """The service's supervisor: the worker, its limits and the backoff from `[crawl]`."""
+        from scheduler.commands import crawl_overrides
+
+        crawl = config.crawl
+        limits = WorkerLimits(
+            max_crawls=crawl.worker_max_crawls,
+            max_rss_mb=crawl.worker_max_memory_mb,
+            # Scrapy closes a crawl at timeout_seconds itself; the worker's guard comes after.
+            crawl_timeout=crawl.timeout_seconds + crawl.download_timeout,
+            max_parallel=crawl.max_parallel,
         )
+        pool = WorkerPool(
+            crawl_overrides(config),
+            config.sites_file,
+            limits,
+            stop_grace=crawl.stop_grace_seconds,
+            command=command,
+        )
+        backoff = SiteBackoff(crawl.interval_minutes * 60, crawl.backoff_max_minutes * 60)
+        return cls(pool, config.database_url, backoff, max_parallel=crawl.max_parallel)
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -61,101 +109,105 @@ class CrawlSupervisor:
         return self._slots
 
     async def crawl(self, site_id: str) -> int:
-        """One crawl of one site; raises CrawlFailed (logged by the scheduler) when it fails."""
+        """One crawl of one site: 0 when it succeeded (or was skipped), 1 when it failed."""
+        if self.backoff.waiting(site_id) > 0:
+            logger.debug("site %s: backing off, run skipped", site_id)
+            return 0
         async with self.slots:
             if self.stopping:
                 return 0
             started = time.monotonic()
-            proc = await asyncio.create_subprocess_exec(
-                *self.command, "--site", site_id, "--quiet", start_new_session=True
-            )
-            self.running[site_id] = proc
+            self.running.add(site_id)
             try:
-                code, reason = await self._wait(site_id, proc)
+                outcome = await self._outcome(site_id)
             finally:
-                self.running.pop(site_id, None)
-            self.last_result[site_id] = {
-                "exit": code,
-                "seconds": round(time.monotonic() - started, 2),
-            }
-            if code != 0:
-                # A child killed from outside (out of memory: SIGKILL) never records its end.
-                self._abandon(site_id, reason or self._exit_reason(code))
-            if self.on_finished is not None:
-                self.on_finished(site_id)
-            if code != 0 and not self.stopping:
-                raise CrawlFailed(f"crawl of site {site_id} failed: {self._reason(site_id, code)}")
-            return code
+                self.running.discard(site_id)
+            outcome["seconds"] = round(time.monotonic() - started, 2)
+            self.last_result[site_id] = outcome
+        if self.on_finished is not None:
+            self.on_finished(site_id, outcome)
+        return self._settle(site_id, outcome)
 
-    def _exit_reason(self, code: int) -> str:
-        """What a run its child left "running" is marked with: the stop, a signal, or the code."""
+    async def _outcome(self, site_id: str) -> dict[str, Any]:
+        try:
+            return await self.pool.crawl(site_id)
+        except WorkerLost as exc:
+            # A killed worker never records the end of its runs: say why in the store.
+            reason = "stopped at service shutdown" if self.stopping else str(exc)
+            self._abandon(site_id, reason)
+            return {"site": site_id, "status": "failed", "reason": reason, "counters": {}}
+
+    def _settle(self, site_id: str, outcome: dict[str, Any]) -> int:
+        """Log the result once, move the backoff; the job's return code."""
+        if outcome.get("status") != "failed":
+            had = self.backoff.succeeded(site_id)
+            if had:
+                logger.info("site %s: crawled again after %d failed crawl(s)", site_id, had)
+            return 0
         if self.stopping:
-            return "stopped at service shutdown"
-        if code < 0:
-            hint = " (SIGKILL: out of memory?)" if -code == signal.SIGKILL else ""
-            return f"killed by signal {-code}{hint}"
-        return f"exit code {code}"
+            return 1
+        count, delay = self.backoff.failed(site_id)
+        retry = f"; skipped for {delay / 60:.0f} min" if delay else ""
+        logger.warning(
+            "crawl of site %s failed (%d in a row): %s%s",
+            site_id,
+            count,
+            outcome.get("reason") or "no reason recorded",
+            retry,
+        )
+        return 1
 
-    async def _wait(self, site_id: str, proc: asyncio.subprocess.Process) -> tuple[int, str | None]:
-        """The child's exit code; -1 and the reason when it ran past the timeout."""
-        try:
-            return await asyncio.wait_for(proc.wait(), self.timeout), None
-        except TimeoutError:
-            logger.error(
-                "crawl of site %s timed out after %.0f s; stopping it", site_id, self.timeout
-            )
-            await self._terminate(proc)
-            return -1, f"timed out after {self.timeout:.0f} s"
+    def summary(self) -> dict[str, int]:
+        """Sites by state, as the periodic summary line counts them."""
+        failing = {s for s, n in self.backoff.failures.items() if n}
+        backing_off = {s for s in failing if self.backoff.waiting(s) > 0}
+        ok = {s for s, r in self.last_result.items() if r.get("status") != "failed"}
+        return {
+            "ok": len(ok - failing),
+            "failing": len(failing - backing_off),
+            "backing_off": len(backing_off),
+            "running": len(self.running),
+        }
 
-    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
-        """SIGTERM (Scrapy stops cleanly and records its run), then SIGKILL after the grace."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), self.stop_grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
-
-    def _reason(self, site_id: str, code: int) -> str:
-        """Why the crawl failed, as its child recorded it (e.g. the site is unreachable)."""
-        with Store(self.database_url, migrate=False) as store:
-            runs = store.runs(site_id, limit=1)
-        return (runs[0].reason if runs and runs[0].reason else None) or f"exit code {code}"
+    def log_summary(self) -> None:
+        counts = self.summary()
+        logger.info(
+            "sites: %(ok)d ok, %(failing)d failing, %(backing_off)d backing off, "
+            "%(running)d crawling now",
+            counts,
+        )
 
     def _abandon(self, site_id: str, reason: str) -> None:
         with Store(self.database_url, migrate=False) as store:
             store.abandon_running(site_id, reason)
 
     async def stop(self) -> None:
-        """Take no new crawls; let running ones finish within the grace, then stop them."""
+        """Take no new crawls; running ones get the grace to finish, then the worker stops."""
         self.stopping = True
-        procs = dict(self.running)
-        if not procs:
-            return
-        logger.info("waiting up to %.0f s for %d running crawl(s)", self.stop_grace, len(procs))
-        done = await asyncio.wait(
-            [asyncio.ensure_future(p.wait()) for p in procs.values()], timeout=self.stop_grace
-        )
-        if done[1]:
-            await asyncio.gather(
-                *(self._terminate(p) for p in procs.values() if p.returncode is None)
-            )
-            for site_id, proc in procs.items():
-                if proc.returncode not in (0, None):
-                    self._abandon(site_id, "stopped at service shutdown")
+        await self.pool.stop()
 
 
 async def crawl_site(supervisor: CrawlSupervisor, site_id: str) -> int:
-    """The scheduled crawl job of one site."""
-    return await supervisor.crawl(site_id)
+    """The scheduled crawl job of one site.
+
+    At shutdown the scheduler cancels its running jobs; the crawl itself is the supervisor's
+    to stop (the worker gets its grace), so the job waits for it rather than leave it behind.
+    """
+    crawl = asyncio.ensure_future(supervisor.crawl(site_id))
+    try:
+        return await asyncio.shield(crawl)
+    except asyncio.CancelledError:
+        if not supervisor.stopping:
+            raise
+        return await crawl
 
 
 def prune_store(database_url: str, retention_days: int) -> dict[str, int]:
-    """The daily retention job: crawl runs, events and page versions past retention go.
+    """The daily retention job: crawl runs, events, page versions, sent or dead alerts and
+    webhook deliveries past retention go.
 
-    Releases are kept whatever their age. `retention_days` 0 keeps everything.
+    Releases, and alerts still to send, are kept whatever their age. `retention_days` 0 keeps
+    everything.
     """
     if retention_days <= 0:
         return {}

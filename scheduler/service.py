@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import uvicorn
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,8 +19,21 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.sites import Site, load_sites
 from crawler.store import Store
+from scheduler.alerting import (
+    SEND_TIMEOUT,
+    AlertLoop,
+    alert_loop,
+    mail_origin,
+    mailer,
+    open_sender,
+    sync_targets,
+)
 from scheduler.config import ServiceConfig
 from scheduler.jobs import CrawlSupervisor
+from scheduler.watch import OperatorWatch
+
+if TYPE_CHECKING:
+    from feeds.app import FeedService
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +56,15 @@ def _trigger(config: ServiceConfig) -> Any:
 
 
 RETENTION_EVERY = timedelta(days=1)
+SUMMARY_EVERY = timedelta(minutes=5)  # the "sites ok / failing / backing off" line, at least
 RETENTION_FIRST = timedelta(minutes=10)  # after the first crawls (spread over 5 minutes at most)
 
 
 def build_scheduler(
     config: ServiceConfig, sites: Sequence[Site], supervisor: CrawlSupervisor
 ) -> AsyncIOScheduler:
-    """One crawl job per site, and the daily retention job unless retention_days is 0."""
+    """One crawl job per site, the periodic summary line, and the daily retention job (unless
+    retention_days is 0)."""
     interval = timedelta(minutes=config.crawl.interval_minutes)
     scheduler = AsyncIOScheduler(
         timezone=UTC,
@@ -60,6 +75,13 @@ def build_scheduler(
         },
     )
     _add_crawl_jobs(scheduler, config, sites, supervisor)
+    scheduler.add_job(
+        supervisor.log_summary,
+        IntervalTrigger(seconds=max(interval, SUMMARY_EVERY).total_seconds(), timezone=UTC),
+        id="summary",
+        name="summary",
+        replace_existing=True,
+    )
     if config.crawl.retention_days > 0:
         scheduler.add_job(
             "scheduler.jobs:prune_store",
@@ -102,11 +124,6 @@ def _report(event: JobExecutionEvent) -> None:
         logger.error("job %s failed: %s", event.job_id, event.exception)
 
 
-def child_command(config_path: str | None) -> list[str]:
-    command = [sys.executable, "-m", "scheduler", "crawl"]
-    return [*command, "--config", config_path] if config_path else command
-
-
 def scheduler_status(scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor) -> dict[str, Any]:
     jobs = {
         job.id.removeprefix("crawl:"): job.next_run_time.isoformat() if job.next_run_time else None
@@ -116,7 +133,13 @@ def scheduler_status(scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor) -
     return {
         "next_run": jobs,
         "running": sorted(supervisor.running),
-        "last_exit": supervisor.last_result,
+        "last_crawl": supervisor.last_result,  # per site: status, reason, counters, seconds
+        "sites": supervisor.summary(),
+        "backoff": {
+            site: round(supervisor.backoff.waiting(site))
+            for site in supervisor.backoff.failures
+            if supervisor.backoff.waiting(site) > 0
+        },
     }
 
 
@@ -136,15 +159,23 @@ def abandon_stale(store: Store) -> int:
 
 
 async def _run_until_stopped(
-    server: uvicorn.Server, scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor
+    server: uvicorn.Server,
+    scheduler: AsyncIOScheduler,
+    supervisor: CrawlSupervisor,
+    alerts: AlertLoop,
 ) -> None:
-    """Serve and schedule until SIGTERM/SIGINT (or the server ends), then stop in order."""
+    """Serve, schedule and send until SIGTERM/SIGINT (or the server ends), then stop in order.
+
+    The sender stops after the crawls: alerts of a crawl ending within the grace still go;
+    a send in flight then completes and is marked before the process exits.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     server_task = asyncio.create_task(server.serve())
     scheduler.start()
+    alerts.start()
     logger.info(
         "iomwatch serving on http://%s:%d, %d site(s) scheduled",
         server.config.host,
@@ -155,41 +186,112 @@ async def _run_until_stopped(
         [asyncio.create_task(stop.wait()), server_task], return_when=asyncio.FIRST_COMPLETED
     )
     logger.info("stopping: no new crawls; finishing running ones")
+    supervisor.stopping = True  # before the scheduler cancels its running crawl jobs
     scheduler.shutdown(wait=False)
     await supervisor.stop()
+    await alerts.stop()
     server.should_exit = True
     await server_task
 
 
-async def serve(config: ServiceConfig, sites: Sequence[Site], config_path: str | None) -> None:
-    from feeds.app import FeedService, create_app
+async def serve(config: ServiceConfig, sites: Sequence[Site]) -> None:
+    from feeds.app import create_app
 
-    supervisor = CrawlSupervisor.from_config(config, child_command(config_path))
+    supervisor = CrawlSupervisor.from_config(config)
     scheduler = build_scheduler(config, sites, supervisor)
     with Store(config.database_url) as store:
         abandon_stale(store)
-        service = FeedService(
-            store,
-            sites,
-            base_url=config.server.base_url,
-            websub_hub=config.server.websub_hub,
-            status=lambda: scheduler_status(scheduler, supervisor),
-        )
-        supervisor.on_finished = lambda _site: service.invalidate()
-        server = _Server(
-            uvicorn.Config(
-                create_app(service),
-                host=config.server.host,
-                port=config.server.port,
-                log_level="warning",
-                lifespan="off",
+        sync_targets(store, config)
+        async with open_sender(store, config, sites) as sender, _watch(store, config) as watch:
+            alerts = alert_loop(sender, config)
+            service = _feed_service(store, sites, config, supervisor, scheduler)
+            supervisor.on_finished = _after_crawl(config, service, alerts, watch)
+            server = _Server(
+                uvicorn.Config(
+                    create_app(service),
+                    host=config.server.host,
+                    port=config.server.port,
+                    log_level="warning",
+                    lifespan="off",
+                )
             )
-        )
-        await _run_until_stopped(server, scheduler, supervisor)
+            await _run_until_stopped(server, scheduler, supervisor, alerts)
+            await watch.stop()
     logger.info("stopped cleanly")
 
 
-def run_service(config: ServiceConfig, *, config_path: str | None = None) -> int:
+def _feed_service(
+    store: Store,
+    sites: Sequence[Site],
+    config: ServiceConfig,
+    supervisor: CrawlSupervisor,
+    scheduler: AsyncIOScheduler,
+) -> FeedService:
+    from feeds.app import FeedService
+
+    return FeedService(
+        store,
+        sites,
+        base_url=config.server.base_url,
+        websub_hub=config.server.websub_hub,
+        status=lambda: scheduler_status(scheduler, supervisor),
+        # the web sign-up's confirmation mail: someone waits for the page
+        mailer=mailer(config, timeout=SEND_TIMEOUT),
+        mail_origin=mail_origin(config),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _watch(store: Store, config: ServiceConfig) -> AsyncIterator[OperatorWatch]:
+    """The operator watch, with its own HTTP client (closed after)."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False) as http:
+        yield OperatorWatch(
+            store,
+            config,
+            http=http,
+            mailer=mailer(config, timeout=SEND_TIMEOUT),
+            origin=mail_origin(config),
+        )
+
+
+def _after_crawl(
+    config: ServiceConfig, service: FeedService, alerts: AlertLoop, watch: OperatorWatch
+) -> Callable[[str, Mapping[str, Any]], None]:
+    """What follows each crawl: fresh feeds, its alerts sent now, the site judged, the hub told."""
+
+    def finished(site_id: str, outcome: Mapping[str, Any]) -> None:
+        service.invalidate()
+        service.crawl_metrics.observe(outcome)
+        alerts.poke()  # the crawl's alerts go now, not at the next poll
+        watch.crawled(site_id)
+        counters = outcome.get("counters") or {}
+        if counters.get("new") or counters.get("updated"):
+            _ping_hub_soon(config)
+
+    return finished
+
+
+_BACKGROUND: set[asyncio.Future[None]] = set()  # pings in flight (a bare task may be collected)
+
+
+def _ping_hub_soon(config: ServiceConfig) -> None:
+    """Tell the WebSub hub the feed changed, off the loop (the hub may be slow)."""
+    if not config.server.websub_hub:
+        return
+    from feeds.catalog import feed_url
+    from feeds.websub import ping_hub
+
+    def ping() -> None:
+        with httpx.Client(timeout=httpx.Timeout(10.0)) as client:
+            topics = [feed_url(config.server.base_url, "atom")]
+            ping_hub(client, config.server.websub_hub, topics)
+
+    future = asyncio.ensure_future(asyncio.to_thread(ping))
+    _BACKGROUND.add(future)
+    future.add_done_callback(_BACKGROUND.discard)
+
+
+def run_service(config: ServiceConfig) -> int:
     sites = load_sites(config.sites_file)
-    asyncio.run(serve(config, sites, config_path))
+    asyncio.run(serve(config, sites))
     return 0

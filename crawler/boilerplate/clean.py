@@ -1,7 +1,8 @@
 """`iomwatch clean [--out DIR] FILE...`: boilerplate removal on saved pages, HTML or text.
 
 Files given together are one corpus; files in the same directory are one site (they learn
-from each other). A text file's output is its kept lines, verbatim, in order, with the
+from each other), and the other directories are its family (text labels they share count
+as chrome on this site's pages too, `text.Family`). A text file's output is its kept lines, verbatim, in order, with the
 input's own line terminators (no newline added at the end when the input had none); an
 HTML file's output is its clean text. Output goes to ``DIR/<file name>`` or stdout.
 
@@ -27,6 +28,8 @@ from typing import TYPE_CHECKING
 from charset_normalizer import from_bytes
 
 from crawler.boilerplate import SiteTemplate, clean_text_corpus, extract_html, learn_html
+from crawler.boilerplate.single import extract_article
+from crawler.boilerplate.text import Family
 from crawler.exceptions import CleanInputError
 
 if TYPE_CHECKING:
@@ -95,13 +98,16 @@ def read_input(path: Path) -> InputDoc:
     return InputDoc(path, text, encoding, bom, is_html)
 
 
-def clean_site(docs: list[InputDoc]) -> list[str]:
-    """Outputs for the documents of one site, in order."""
+def clean_site(docs: list[InputDoc], family: Family | None = None) -> list[str]:
+    """Outputs for the documents of one site, in order (`family`: the other sites' labels)."""
     texts = [d for d in docs if not d.is_html]
     pages = [d for d in docs if d.is_html]
-    out: dict[Path, str] = dict(
-        zip((d.path for d in texts), clean_text_corpus([d.text for d in texts]), strict=True)
-    )
+    cleaned = clean_text_corpus([d.text for d in texts], family)
+    out: dict[Path, str] = dict(zip((d.path for d in texts), cleaned, strict=True))
+    if len(pages) == 1:  # one page, no history: its own structure is all there is
+        alone = extract_article(pages[0].text, pages[0].path.resolve().as_uri())
+        out[pages[0].path] = alone.text + "\n" if alone.text else ""
+        pages = []
     template = SiteTemplate()
     for page in pages:
         learn_html(template, page.text, url=page.path.resolve().as_uri())
@@ -200,8 +206,10 @@ def _clean_all(
 ) -> int:
     """Clean and write every site; a file that cannot be written is named (exit code 1)."""
     failed = 0
-    for docs in sites.values():
-        for doc, result in zip(docs, clean_site(docs), strict=True):
+    for site, docs in sites.items():
+        others = [[d.text for d in ds if not d.is_html] for s, ds in sites.items() if s != site]
+        family = Family(others) if others else None
+        for doc, result in zip(docs, clean_site(docs, family), strict=True):
             try:
                 _write(doc, result, out_dir, stdout, many)
             except OSError as exc:

@@ -31,6 +31,7 @@ KEEP_AFTER_PRUNE = 4000
 MAX_URLS = 3000  # remembered page ids, so re-learning one page does not count twice
 TEMPLATE_MIN_PAGES = 2  # a subtree is template when seen on at least this many pages ...
 TEMPLATE_MIN_SHARE = 0.02  # ... and on this share of the pages learned
+MATURE_ARTICLES = 3  # article pages learned before a share bar seen on each is template for sure
 
 DROP_TAGS = (
     "script", "style", "noscript", "template", "svg", "iframe", "canvas", "button", "input",
@@ -70,16 +71,32 @@ SPACES = re.compile(r"\s+")
 DIGITS = re.compile(r"\d+")
 CLASS_SPLIT = re.compile(r"[\s_]+|--")
 BR_MARK = "\x00"
-PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+# lxml.html's parser picks each element's class in Python (form, input, label... get their
+# own); every element class here is HtmlElement, looked up in C: those classes only add
+# form-field helpers this module never calls, and the lookup cost as much as fingerprinting.
+PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement,
+        comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    )
+)
 
 
 @dataclass
 class SiteTemplate:
-    """What one site's pages have in common: fingerprint -> [pages seen on, last page number]."""
+    """What one site's pages have in common: fingerprint -> [pages seen on, last page number].
+
+    `articles` counts the article pages among `pages` (listings carry no share bar, no article
+    footer): a template that has seen few articles cleans them provisionally (`mature`).
+    """
 
     pages: int = 0
     counts: dict[str, list[int]] = field(default_factory=dict)
     urls: list[str] = field(default_factory=list)
+    articles: int = 0
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None) -> SiteTemplate:
@@ -87,11 +104,25 @@ class SiteTemplate:
         if not state or state.get("v") != STATE_VERSION:
             return cls()
         counts = {str(k): [int(v[0]), int(v[1])] for k, v in dict(state.get("fp", {})).items()}
-        return cls(int(state.get("pages", 0)), counts, [str(u) for u in state.get("urls", [])])
+        pages = int(state.get("pages", 0))
+        urls = [str(u) for u in state.get("urls", [])]
+        # a state saved before articles were counted: its pages were mostly articles
+        return cls(pages, counts, urls, int(state.get("articles", pages)))
 
     def to_state(self) -> dict[str, Any]:
         """JSON-serialisable and bounded: rare fingerprints are pruned as the table grows."""
-        return {"v": STATE_VERSION, "pages": self.pages, "fp": self.counts, "urls": self.urls}
+        return {
+            "v": STATE_VERSION,
+            "pages": self.pages,
+            "fp": self.counts,
+            "urls": self.urls,
+            "articles": self.articles,
+        }
+
+    @property
+    def mature(self) -> bool:
+        """Seen enough article pages that their shared boxes (a share bar) count as template."""
+        return self.articles >= MATURE_ARTICLES
 
     def is_template(self, fp: str) -> bool:
         seen = self.counts.get(fp)
@@ -99,13 +130,17 @@ class SiteTemplate:
             return False
         return seen[0] >= max(TEMPLATE_MIN_PAGES, TEMPLATE_MIN_SHARE * self.pages)
 
-    def add(self, fingerprints: set[str], page_id: str | None) -> None:
-        """Count one page's fingerprints (once per page id) and keep the table bounded."""
+    def add(self, fingerprints: set[str], page_id: str | None, *, article: bool = False) -> bool:
+        """Count one page's fingerprints (once per page id) and keep the table bounded.
+
+        Returns False when the page was counted before.
+        """
         if page_id is not None:
             if page_id in self.urls:
-                return
+                return False
             self.urls = [*self.urls[-(MAX_URLS - 1) :], page_id]
         self.pages += 1
+        self.articles += article
         for fp in fingerprints:
             seen = self.counts.setdefault(fp, [0, 0])
             seen[0] += 1
@@ -113,6 +148,7 @@ class SiteTemplate:
         if len(self.counts) > MAX_FINGERPRINTS:
             ranked = sorted(self.counts.items(), key=lambda kv: (kv[1][0] > 1, kv[1][1]))
             self.counts = dict(ranked[-KEEP_AFTER_PRUNE:])
+        return True
 
 
 @dataclass(frozen=True)
@@ -151,44 +187,89 @@ def _elements(root: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
     return (el for el in root.iter() if isinstance(el.tag, str))
 
 
+def _fp_text(text: str | None) -> str:
+    """A text or tail as fingerprints see it: whitespace collapsed (`_norm`), digits as 0.
+
+    The same value as ``DIGITS.sub("0", _norm(text))`` (``str.split`` and the regex agree on
+    what is whitespace, on every code point); most tails are bare indentation: no regex.
+    """
+    if not text or text.isspace():
+        return ""
+    return DIGITS.sub("0", " ".join(text.split()))
+
+
 def fingerprints(root: lxml.html.HtmlElement) -> dict[lxml.html.HtmlElement, str]:
     """Bottom-up fingerprint of every block subtree that carries text."""
     inner: dict[lxml.html.HtmlElement, str] = {}
     out: dict[lxml.html.HtmlElement, str] = {}
     for el in reversed(list(_elements(root))):
-        parts = [el.tag, DIGITS.sub("0", _norm(el.text))]
+        tag = el.tag
+        parts = [tag, _fp_text(el.text)]
         for child in el:
             if isinstance(child.tag, str):
                 parts.append(inner.get(child, ""))
-            parts.append(DIGITS.sub("0", _norm(child.tail)))
+            parts.append(_fp_text(child.tail))
         key = "|".join(parts)
-        inner[el] = _digest(key) if len(key) > 40 else key
-        if el.tag in FINGERPRINT_TAGS and len(key) > len(el.tag) + 8:
-            out[el] = inner[el] if len(key) > 40 else _digest(key)
+        long = len(key) > 40
+        inner[el] = _digest(key) if long else key
+        if tag in FINGERPRINT_TAGS and len(key) > len(tag) + 8:
+            out[el] = inner[el] if long else _digest(key)
     return out
 
 
-def learn_html(template: SiteTemplate, html: str | bytes, *, url: str | None = None) -> None:
-    """Add one page of the site (articles and listings alike) to its template."""
+@dataclass(frozen=True)
+class ParsedPage:
+    """One page parsed and fingerprinted once, for `learn_html` and then `extract_html`.
+
+    A crawled article is learned and then extracted: parsing and fingerprinting it twice was
+    a third of the cleaning's cost. Extraction edits the tree: extract a ParsedPage once, last.
+    """
+
+    root: lxml.html.HtmlElement
+    fps: dict[lxml.html.HtmlElement, str]
+
+
+def parse_page(html: str | bytes) -> ParsedPage | None:
+    """The page parsed (`parse`) and fingerprinted; None if unusable."""
     root = parse(html)
-    if root is None:
-        return
+    return None if root is None else ParsedPage(root, fingerprints(root))
+
+
+def _parsed(html: str | bytes | ParsedPage | None) -> ParsedPage | None:
+    return html if isinstance(html, ParsedPage) or html is None else parse_page(html)
+
+
+def learn_html(
+    template: SiteTemplate,
+    html: str | bytes | ParsedPage | None,
+    *,
+    url: str | None = None,
+    article: bool = False,
+) -> bool:
+    """Add one page of the site (articles and listings alike) to its template.
+
+    Returns True when the page was new to the template (`article`: it is a release's page).
+    `html` may be parsed already (`parse_page`; None: an unusable page).
+    """
+    page = _parsed(html)
+    if page is None:
+        return False
     page_id = _digest(url) if url else None
-    template.add(set(fingerprints(root).values()), page_id)
+    return template.add(set(page.fps.values()), page_id, article=article)
 
 
 def extract_html(
-    html: str | bytes,
+    html: str | bytes | ParsedPage | None,
     template: SiteTemplate,
     *,
     url: str | None = None,
     title: str | None = None,
 ) -> CleanPage:
     """The release's own content from one page of the site, without the site's chrome."""
-    root = parse(html)
-    if root is None:
+    page = _parsed(html)
+    if page is None:
         return CleanPage("", "")
-    fps = fingerprints(root)
+    root, fps = page.root, page.fps
     container = find_container(root, fps, template)
     if container is None:
         return CleanPage("", "")
@@ -201,11 +282,20 @@ def _text_len(el: lxml.html.HtmlElement) -> int:
     return len(_norm(el.text_content()))
 
 
-def _link_share(el: lxml.html.HtmlElement) -> tuple[int, float]:
+def _links(el: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+    """The (non-mailto) links in the subtree."""
+    return [a for a in el.iter("a") if not (a.get("href") or "").startswith("mailto:")]
+
+
+def _link_share(
+    el: lxml.html.HtmlElement, links: list[lxml.html.HtmlElement] | None = None
+) -> tuple[int, float]:
     """Number of (non-mailto) links in the subtree and the share of its text they hold."""
-    links = [a for a in el.iter("a") if not (a.get("href") or "").startswith("mailto:")]
+    links = _links(el) if links is None else links
+    if not links:  # most blocks: no text to measure
+        return 0, 0.0
     total = _text_len(el)
-    if not links or not total:
+    if not total:
         return len(links), 0.0
     return len(links), sum(_text_len(a) for a in links) / total
 
@@ -240,7 +330,10 @@ def find_container(
 
 
 def _hinted(el: lxml.html.HtmlElement) -> bool:
-    names = f"{el.get('class', '')} {el.get('id', '')}".lower()
+    classes, ident = el.get("class"), el.get("id")
+    if not classes and not ident:
+        return False
+    names = f"{classes or ''} {ident or ''}".lower()
     tokens = {t for t in CLASS_SPLIT.split(names) if t}
     parts = {p for t in tokens for p in t.split("-") if p}
     return bool(tokens & HINT_TOKENS or parts & HINT_TOKENS)
@@ -267,8 +360,10 @@ def _is_chrome(el: lxml.html.HtmlElement) -> bool:
 def _link_dense(el: lxml.html.HtmlElement) -> bool:
     if el.tag in PARAGRAPH_TAGS and el.tag != "p":
         return False
-    links, share = _link_share(el)
-    return links >= LINK_DENSE_MIN_LINKS and share >= LINK_DENSE_SHARE
+    links = _links(el)
+    if len(links) < LINK_DENSE_MIN_LINKS:  # decided before measuring any text
+        return False
+    return _link_share(el, links)[1] >= LINK_DENSE_SHARE
 
 
 def _repeated_box(

@@ -25,18 +25,23 @@ SENTENCE_END = (".", "!", "?", "؟", "。", ":", ";")
 HTML_LEAK = re.compile(r'^\s*(?:"[^"\s]+"\s*$|[a-z][a-z-]*="[^"]*"|[a-z][a-z-]*=\s*$)')
 DIGIT = re.compile(r"\d")
 SEGMENT_SPLIT = re.compile(r"\s*\|\s*")
+YEAR = re.compile(r"\b(?:19|20)\d\d\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b")
+BULLET = re.compile(r"^[•·▪◦*]\s")
+DATELINE_LEAD = re.compile(r"^[^\W\d][^.!?\d]{1,40}?\s[-–—]\s")  # "Place – " opening a teaser
 
 MENU_MIN_STRONG = 4  # strong menu lines needed before a top block is called a menu
 MENU_MAX_WEAK_RUN = 3  # short lines allowed between two strong menu lines
 ITEM_WORDS = 14  # a "- item" menu line has at most this many words
 SHORT_WORDS = 8  # a "short" line: at most this many words ...
 SHORT_CHARS = 80  # ... and characters, and no sentence ending
+TEASER_WORDS = 15  # a line this long is a teaser, not a title (listing rows)
 ANCHOR_WORDS = 6  # the first unrepeated line this long starts the content
 UI_WORDS = 4  # repeated lines this short below the content start are links/buttons
 WIDGET_MIN_LINES = 4  # a figures widget: this many short lines in one paragraph ...
 WIDGET_MAX_WORDS = 7  # ... each at most this long, half of them carrying digits
 NEAR_DUP_SHARE = 0.6  # share of long lines two documents must have in common to count once
 NEAR_DUP_MIN_CHARS = 30
+FAMILY_MIN_SITES = 2  # a line on this many other sites of the family is the family's chrome
 
 
 def split_lines(text: str) -> list[tuple[str, str]]:
@@ -152,10 +157,31 @@ def menu_block(keys: Sequence[str]) -> tuple[int, int]:
     return 0, 0
 
 
+class Family:
+    """Short lines that repeat across the sites of one family, learned from their documents.
+
+    A new site's first page has no history of its own; a label the family's other sites all
+    print outside their menus (a language switcher, "share" and feed labels, a widget heading)
+    is evidence that the line is chrome here too. Learned, never listed. Menu items are left
+    out (a menu's "What we do" may be a page's own heading elsewhere), and so are long lines
+    (two sites may carry the same release).
+    """
+
+    def __init__(self, sites: Sequence[Sequence[str]] = ()) -> None:
+        on_sites: Counter[str] = Counter()
+        for docs in sites:
+            site: set[str] = set()
+            for doc in docs:
+                keys = [norm(line) for line, _ in split_lines(doc)]
+                site.update(k for k in keys[menu_block(keys)[1] :] if is_short(k))
+            on_sites.update(site)
+        self.lines = frozenset(k for k, n in on_sites.items() if n >= FAMILY_MIN_SITES)
+
+
 class Corpus:
     """Repetition statistics of one site's documents (as comparison keys)."""
 
-    def __init__(self, docs_keys: Sequence[Sequence[str]]) -> None:
+    def __init__(self, docs_keys: Sequence[Sequence[str]], family: Family | None = None) -> None:
         roots = _near_duplicate_roots(docs_keys)
         seen: dict[str, set[int]] = defaultdict(set)
         for doc, keys in enumerate(docs_keys):
@@ -163,6 +189,8 @@ class Corpus:
                 if k:
                     seen[k].add(roots[doc])
         self.template = {k for k, docs in seen.items() if len(docs) >= 2}
+        if family is not None:
+            self.template |= {k for k in seen if k in family.lines}
         for keys in docs_keys:  # short labels repeated apart within one page: buttons
             self.template.update(_repeated_labels(keys))
         self.segments = {s for k in self.template for s in SEGMENT_SPLIT.split(k) if s}
@@ -260,7 +288,52 @@ def classify(keys: Sequence[str], corpus: Corpus) -> list[bool]:
         for i in para:
             if corpus.is_template(keys[i]) and (is_ui(keys[i]) or "|" in keys[i]):
                 keep[i] = False
+            if is_link_row(keys[i]):
+                keep[i] = False
+    heading = section_heading(keys, keep)
+    if heading is not None:
+        keep[heading] = False
     return keep
+
+
+def is_link_row(key: str) -> bool:
+    """Link labels side by side ("Read more | Share on"): two or more, each a button's length."""
+    parts = [p for p in SEGMENT_SPLIT.split(key) if p]
+    return "|" in key and len(parts) >= 2 and all(is_ui(p) and words(p) <= 3 for p in parts)
+
+
+def row_kind(key: str) -> str | None:
+    """What opens a row of a listing: a date line, a bulleted entry, a datelined teaser."""
+    if is_short(key) and YEAR.search(key):
+        return "date"
+    if BULLET.match(key) and words(key) >= UI_WORDS:
+        return "bullet"
+    if DATELINE_LEAD.match(key) and _teaser(key):
+        return "dateline"
+    return None
+
+
+def _teaser(key: str) -> bool:
+    """A teaser or body line: a sentence, or too long for a title or a date line."""
+    return words(key) > TEASER_WORDS or key.endswith((*SENTENCE_END, "…"))
+
+
+def section_heading(keys: Sequence[str], keep: Sequence[bool]) -> int | None:
+    """The heading of a listing ("Latest news"): the one short line above its first row.
+
+    A listing is two or more rows of one kind whose rows end on a teaser, so the short line
+    above the first row is not that row's own title but the section's.
+    """
+    kept = [i for i, k in enumerate(keys) if k and keep[i]]
+    for kind in ("date", "bullet", "dateline"):
+        rows = [n for n, i in enumerate(kept) if row_kind(keys[i]) == kind]
+        if len(rows) < 2 or rows[0] != 1 or (kind == "date" and rows[1] - rows[0] < 2):
+            continue
+        before_second = keys[kept[rows[1] - 1]]
+        first = keys[kept[0]]
+        if _teaser(before_second) and is_short(first) and not first.endswith(":"):
+            return kept[0]
+    return None
 
 
 def _is_anchor(key: str, corpus: Corpus) -> bool:
@@ -284,12 +357,15 @@ def _top_paragraph(
             keep[i] = False
 
 
-def clean_text_corpus(docs: Sequence[str]) -> list[str]:
-    """Each document of one site with its boilerplate lines removed, kept lines verbatim."""
+def clean_text_corpus(docs: Sequence[str], family: Family | None = None) -> list[str]:
+    """Each document of one site with its boilerplate lines removed, kept lines verbatim.
+
+    `family`: what the family's other sites repeat (`Family`), for a site with little history.
+    """
     split = [split_lines(d) for d in docs]
     docs_keys = [[norm(line) for line, _ in pairs] for pairs in split]
     # menus are found by structure; their items must not make page headings look repeated
-    corpus = Corpus([keys[menu_block(keys)[1] :] for keys in docs_keys])
+    corpus = Corpus([keys[menu_block(keys)[1] :] for keys in docs_keys], family)
     return [
         join_kept(pairs, classify(keys, corpus))
         for pairs, keys in zip(split, docs_keys, strict=True)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
+
+from lxml import etree
 
 from crawler.parsing import xpaths as X
 from crawler.parsing.cfemail import decode_cfemail, decode_cloudflare_emails
@@ -107,6 +110,9 @@ URL_TYPES = (
     (re.compile(r"/(?:press-releases?|communiques?|comunicados?)/"), "press_release"),
 )
 ATTACHMENT_EXT = re.compile(r"\.(?:pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|epub)$", re.I)
+ATTACHMENT_SCOPES = tuple(etree.XPath(q) for q in X.ATTACHMENT_SCOPES)
+NOT_IN_CHROME = etree.XPath(X.NOT_CHROME)  # with one element as the context node
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # as XPath translate
 
 
 def _first(sel: Selector, queries: tuple[str, ...] | str) -> str | None:
@@ -359,11 +365,30 @@ def parse_image(sel: Selector, url: str) -> str | None:
     return None
 
 
+def _document_hrefs(sel: Selector, scope: etree.XPath) -> list[str]:
+    """The hrefs `X.ATTACHMENT_LINKS` select in one scope, in document order."""
+    if not isinstance(sel.root, etree._Element):
+        return []
+    result = scope(sel.root)
+    found: list[str] = []
+    for link in result if isinstance(result, list) else ():
+        if not isinstance(link, etree._Element):
+            continue
+        href = str(link.get("href"))
+        lowered = href.translate(ASCII_LOWER)
+        if any(ext in lowered for ext in X.DOCUMENT_EXTENSIONS) and NOT_IN_CHROME(link):
+            found.append(href)
+    return found
+
+
 def parse_attachments(sel: Selector, url: str) -> list[str]:
     """Absolute URLs of the PDF/office documents the article links to, deduplicated, in order."""
-    hrefs = sel.xpath(X.ATTACHMENT_LINKS[0]).getall() + sel.xpath(X.ATTACHMENT_LINKS[1]).getall()
-    if not sel.xpath("//article | //main"):
-        hrefs = sel.xpath(X.ATTACHMENT_LINKS[2]).getall()
+    hrefs = _document_hrefs(sel, ATTACHMENT_SCOPES[0]) + _document_hrefs(sel, ATTACHMENT_SCOPES[1])
+    if (
+        isinstance(sel.root, etree._Element)
+        and next(sel.root.iter("article", "main"), None) is None
+    ):
+        hrefs = _document_hrefs(sel, ATTACHMENT_SCOPES[2])
     found: list[str] = []
     for href in hrefs:
         target = absolute(url, href)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from parsel import Selector
 
 from crawler.parsing import xpaths as X
 from crawler.parsing.dates import search_date
@@ -12,7 +14,7 @@ from crawler.parsing.text import node_text
 from crawler.parsing.urls import absolute, safe_canonical, same_host
 
 if TYPE_CHECKING:
-    from parsel import Selector
+    from collections.abc import Iterator
 
 ARTICLE_PATH = re.compile(
     r"^(?:/[a-z]{2}(?:-[a-z]{2,4})?)?/(?:"
@@ -31,6 +33,15 @@ MAX_DATE_OFFSET = 3
 MAX_ROW_DEPTH = 4
 MAX_ROW_LINKS = 50
 MAX_ROW_SEARCHES = 300
+MAX_ROW_TARGETS = 3  # a row linking more distinct pages is a container of rows, not a row
+MIN_TEASER_WORDS = 6  # words beside the title and the date (digits aside) that make a teaser
+MIN_GROUP_ROWS = 2
+# `/`, `/fr`, `/pt-br`: a site's home in a language, never an entry
+MAX_STRUCTURE_ENTRIES = 500
+ROW_POSITION_CLASS = re.compile(
+    r"\d|^(?:odd|even|first|last|active|is-active)$|-(?:odd|even|first|last)$"
+)
+LANG_ROOT = re.compile(r"^(?:/[a-z]{2}(?:-[a-z]{2,4})?)?/?$", re.I)
 
 
 class ListingEntry(NamedTuple):
@@ -52,15 +63,61 @@ def is_article_url(url: str, page_url: str) -> bool:
     return bool(ARTICLE_PATH.match(path)) and not NOT_ARTICLE.search(path)
 
 
-def _row_link(row: Selector, url: str) -> tuple[str, str | None] | None:
-    """The row's article link (heading links first) and its text."""
+def _entry_target(target: str, page_url: str) -> bool:
+    """A link a listing row may point its entry at: a page of the listing's host that is not
+    a file, a feed, a pager or a filtered view (no query), nor the listing or one of its parents.
+    """
+    if not same_host(target, page_url):
+        return False
+    try:
+        parts, page = urlsplit(safe_canonical(target)), urlsplit(page_url)
+        path, listing = unquote(parts.path).rstrip("/"), unquote(page.path).rstrip("/")
+    except ValueError:
+        return False
+    if parts.query or NOT_ARTICLE.search(path) or LANG_ROOT.match(path):
+        return False
+    return path != listing and not (listing + "/").startswith(path + "/")
+
+
+def _candidates(row: Selector, url: str) -> Iterator[list[tuple[str, str | None]]]:
+    """The row's usable links, one list per ROW_TITLE_LINKS query (headings first)."""
     for query in X.ROW_TITLE_LINKS:
-        for link in row.xpath(query):
+        found: list[tuple[str, str | None]] = []
+        for link in row.xpath(query)[:MAX_ROW_LINKS]:
             target = absolute(url, link.xpath("@href").get())
-            if target and is_article_url(target, url):
+            if target and _entry_target(target, url):
                 text = node_text(link) or (link.xpath("@title").get() or "").strip()
-                return target, None if not text or READ_MORE.match(text) else text
-    return None
+                found.append((target, None if not text or READ_MORE.match(text) else text))
+        if found:
+            yield found
+
+
+def _row_link(row: Selector, url: str) -> tuple[str, str | None] | None:
+    """The row's entry link and its text: an article-shaped link (the URL shape is a hint),
+    else, in a row shaped like a listing entry (a date and a teaser beside its title link),
+    the link with the longest text among the highest-ranked links (headings first).
+    """
+    ranked = list(_candidates(row, url))
+    for found in ranked:
+        for target, text in found:
+            if is_article_url(target, url):
+                return target, text
+    if not ranked or len({safe_canonical(t) for f in ranked for t, _ in f}) > MAX_ROW_TARGETS:
+        return None
+    target, text = max(ranked[0], key=lambda link: len(link[1] or ""))
+    if text is None or not _entry_shaped(row, text):
+        return None
+    return target, text
+
+
+def _entry_shaped(row: Selector, title: str) -> bool:
+    """A row that prints a date and a teaser besides its title: a listing entry, not a menu
+    item or footer link (those repeat too, but carry no date beside a sentence of text)."""
+    if _row_date(row, title) is None:
+        return False
+    rest = node_text(row).replace(title, " ", 1)
+    words = [w for w in rest.split() if not any(c.isdigit() for c in w)]
+    return len(words) >= MIN_TEASER_WORDS
 
 
 def _row_title(row: Selector, link_text: str | None) -> str | None:
@@ -151,6 +208,48 @@ def _entries_from_links(sel: Selector, url: str) -> list[ListingEntry]:
     return entries
 
 
+def _class_signature(element: Any) -> tuple[str, str]:
+    """What sibling rows of one list share: the tag and the classes, numbers and odd/even aside."""
+    classes = str(element.get("class") or "").split()
+    kept = sorted(c for c in classes if not ROW_POSITION_CLASS.search(c))
+    return str(element.tag), " ".join(kept)
+
+
+def _sibling_groups(sel: Selector) -> Iterator[list[Any]]:
+    """Runs of sibling elements of one signature (two or more), in document order."""
+    for parent in sel.root.iter() if hasattr(sel.root, "iter") else ():
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for child in parent:
+            if isinstance(child.tag, str):
+                groups.setdefault(_class_signature(child), []).append(child)
+        yield from (rows for rows in groups.values() if len(rows) >= MIN_GROUP_ROWS)
+
+
+def _entries_from_structure(sel: Selector, url: str) -> list[ListingEntry]:
+    """Entries of the page's repeated rows, whatever their classes: a group of sibling rows of
+    which most hold a title link, a date and a teaser is a listing (menus and footers repeat
+    too, but their rows print no date beside a teaser). Groups inside a taken row are skipped.
+    """
+    entries: list[ListingEntry] = []
+    taken: set[Any] = set()
+    for elements in _sibling_groups(sel):
+        if len(entries) >= MAX_STRUCTURE_ENTRIES:
+            break
+        if any(a in taken for a in elements[0].iterancestors()):
+            continue
+        rows = [Selector(root=e) for e in elements]
+        if rows[0].xpath(X.IN_CHROME).get() == "1":
+            continue
+        found = [
+            (e, r, link) for e, r in zip(elements, rows, strict=True) if (link := _row_link(r, url))
+        ]
+        if len(found) < MIN_GROUP_ROWS or 2 * len(found) < len(rows):
+            continue
+        taken.update(e for e, _, _ in found)
+        entries += _entries_from_rows([r for _, r, _ in found], url)
+    return list({e.url: e for e in reversed(entries)}.values())[::-1]
+
+
 def _page_query(url: str) -> tuple[int | None, list[tuple[str, str]]]:
     """The Drupal `?page=N` of a URL (0 when absent; None when unparsable) and its other params."""
     try:
@@ -198,6 +297,8 @@ def parse_listing(sel: Selector, url: str) -> tuple[list[ListingEntry], str | No
         entries = _entries_from_rows(sel.xpath(query), url)
         if entries:
             break
+    if not entries:
+        entries = _entries_from_structure(sel, url)
     if not entries:
         entries = _entries_from_links(sel, url)
     return entries, next_page(sel, url)

@@ -165,6 +165,7 @@ class IomSpider(scrapy.Spider):
             return
         self.crawler.signals.send_catch_log(listing_page, html=response.text, url=response.url)
         entries, next_url = fields.parse_listing(response.selector, response.url)
+        self.stats.inc_value("iomwatch/listings_parsed")  # the operator alerts read both
         self.stats.inc_value("iomwatch/listing_entries", len(entries))
         known = self.store.known_urls(e.url for e in entries)
         known |= self._gone(e.url for e in entries if e.url not in known)

@@ -14,6 +14,9 @@ SQLite (WAL) by default, PostgreSQL by URL; the schema is managed by Alembic mig
     outbox.py      OutboxStore: alerts queued with events, claimed under a lease, marked
     subscribers.py SubscriberStore: subscribers (config, CLI, web sign-ups), app secrets
     webhooks.py    WebhookStore: webhooks, their state and delivery log
+    health.py      HealthStore: per-site run history, publication latency, metric histograms
+    groups.py      GroupStore: releases by translation group (the index page)
+    operator.py    OperatorStore: the operator channel's alerts (one open per subject, kind)
     runs.py        RunStore: crawl runs (built on LockStore, to leave live crawls alone)
     locks.py       LockStore: one crawl of a site at a time across processes
     failures.py    FailureStore: article URLs that failed for good, until a retry-after
@@ -34,6 +37,9 @@ from __future__ import annotations
 
 from crawler.exceptions import StoreBusyError, StoreError
 from crawler.store.failures import FailureStore
+from crawler.store.groups import GroupPage, GroupStore
+from crawler.store.health import Buckets, HealthStore, Latency, SiteHistory
+from crawler.store.operator import OperatorStore
 from crawler.store.outbox import OutboxStore, matches
 from crawler.store.queries import query_clause
 from crawler.store.records import (
@@ -42,6 +48,7 @@ from crawler.store.records import (
     CrawlRun,
     Delivery,
     Event,
+    OperatorAlert,
     OutboxRow,
     ReleaseQuery,
     RunStats,
@@ -62,12 +69,17 @@ from crawler.store.webhooks import WebhookStore
 __all__ = [
     "FILTER_KEYS",
     "RUN_COUNTERS",
+    "Buckets",
     "CrawlRun",
     "Delivery",
     "Event",
+    "GroupPage",
+    "Latency",
+    "OperatorAlert",
     "OutboxRow",
     "ReleaseQuery",
     "RunStats",
+    "SiteHistory",
     "Store",
     "StoreBusyError",
     "StoreError",
@@ -86,11 +98,14 @@ class Store(
     OutboxStore,
     SubscriberStore,
     WebhookStore,
+    OperatorStore,
     RunStore,
     ValidatorStore,
     TemplateStore,
     FailureStore,
     RetentionStore,
+    HealthStore,
+    GroupStore,
 ):
-    """Every read and write of releases, events, alerts, runs, locks, failures, validators,
-    templates."""
+    """Every read and write of releases, events, alerts, operator alerts, runs, locks,
+    failures, validators, templates."""

@@ -51,6 +51,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ from crawler.store.base import StoreBase, writes
 
 # The one definition of "the next digest" (a pure, stdlib-only module of the alerts package).
 from crawler.store.digest_times import next_digest_at
+from crawler.store.queries import tag_pattern
 from crawler.store.records import OUTBOX_CHANNELS, OutboxRow, ReleaseQuery
 from crawler.store.schema import events, outbox, releases, site_locks, subscribers, webhooks
 from crawler.store.search import MIN_PREFIX_CHARS, query_words
@@ -83,13 +85,15 @@ def matches(query: ReleaseQuery, values: Mapping[str, Any]) -> bool:
     """Whether a release matches a filter, as `queries.query_clause` decides in SQL.
 
     `values` holds the release's `releases` columns (site, lang, type, country, region,
-    search_text). OR within a key, AND across keys, without case; `lang` as a BCP 47 prefix
+    countries, search_text); `country` matches the site's country or one of the tags. OR within a key, AND across keys, without case; `lang` as a BCP 47 prefix
     (`pt` matches `pt-br`); each `q` value's words must all start a word of the search text
     (a one-letter word must be a whole word).
     """
     for key in ("site", "type", "country", "region"):
         wanted = getattr(query, key)
-        if wanted and str(values.get(key) or "").lower() not in {v.lower() for v in wanted}:
+        if not wanted or str(values.get(key) or "").lower() in {v.lower() for v in wanted}:
+            continue
+        if key != "country" or not _tagged(wanted, values.get("countries")):
             return False
     if query.lang and not _lang_matches(str(values.get("lang") or ""), query.lang):
         return False
@@ -98,6 +102,16 @@ def matches(query: ReleaseQuery, values: Mapping[str, Any]) -> bool:
         return True
     words = _sorted_words(str(values.get("search_text") or ""))
     return any(all(_has_word(words, word) for word in group) for group in groups if group)
+
+
+def _tagged(wanted: Sequence[str], countries: Any) -> bool:
+    """One of the release's country tags is wanted (`queries._country_clause`'s semantics)."""
+    try:
+        tags = json.loads(countries) if isinstance(countries, str) else countries or []
+    except ValueError:
+        return False
+    have = {tag_pattern(str(t)) for t in tags} if isinstance(tags, list) else set()
+    return any(tag_pattern(v) in have for v in wanted)
 
 
 def _lang_matches(lang: str, tags: Sequence[str]) -> bool:
@@ -141,9 +155,8 @@ class OutboxStore(StoreBase):
         targets = _targets(conn, values, now)
         if not targets:
             return 0
-        published = values.get("published")
-        if _first_crawl(conn, values["site"], now) and not (
-            published is not None and published >= now - self.backfill_window
+        if _first_crawl(conn, values["site"], now) and not _recent(
+            values.get("published"), now, self.backfill_window
         ):
             return 0
         event_id = conn.execute(
@@ -277,6 +290,12 @@ def _digest_due(sub: Any, now: datetime) -> datetime:
     except ValueError as exc:  # a row edited by hand: the digest still goes, at UTC time
         logger.warning("subscriber %s: %s; digest time taken in UTC", sub.id, exc)
         return next_digest_at(sub.mode, min(max(sub.hour, 0), 23), "UTC", now)
+
+
+def _recent(published: datetime | None, now: datetime, window: timedelta) -> bool:
+    """Published within `window` before now. A date ahead of the clock (a day's date read as
+    its noon, a local time read as UTC) counts as now: a window of 0 then still alerts none."""
+    return published is not None and min(published, now) > now - window
 
 
 def _first_crawl(conn: Connection, site: str, now: datetime) -> bool:

@@ -13,6 +13,8 @@ from crawler.store.schema import releases
 from crawler.store.search import index_text, text_match
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy import ColumnElement, Select
 
     from crawler.store.records import ReleaseQuery
@@ -29,6 +31,24 @@ def _lang_clause(tags: list[str]) -> ColumnElement[bool]:
     return or_(lang.in_(tags), *prefixes)
 
 
+def country_tags(countries: Iterable[str]) -> str:
+    """The `releases.countries` value: a JSON list, ASCII-escaped so that SQL `lower()` (ASCII
+    only on SQLite) folds the stored text and the filter value alike."""
+    return json.dumps(list(dict.fromkeys(countries)), ensure_ascii=True)
+
+
+def tag_pattern(country: str) -> str:
+    """How one tag reads inside `releases.countries` once SQL `lower()` has folded it."""
+    return json.dumps(country, ensure_ascii=True).lower()
+
+
+def _country_clause(values: list[str]) -> ColumnElement[bool]:
+    """The site's country, or one of the release's country tags (`country_tags`)."""
+    stored = func.lower(releases.c.countries)
+    tagged = (stored.like(f"%{_like_prefix(tag_pattern(v))}%", escape="\\") for v in values)
+    return or_(func.lower(releases.c.country).in_([v.lower() for v in values]), *tagged)
+
+
 def query_clause(query: ReleaseQuery) -> ColumnElement[bool]:
     """The SQL condition of a ReleaseQuery (OR within a key, AND across keys)."""
     parts: list[ColumnElement[bool]] = []
@@ -36,6 +56,8 @@ def query_clause(query: ReleaseQuery) -> ColumnElement[bool]:
         values = [v.lower() for v in getattr(query, key)]
         if values and key == "lang":
             parts.append(_lang_clause(values))
+        elif values and key == "country":
+            parts.append(_country_clause(list(query.country)))
         elif values:
             parts.append(func.lower(releases.c[key]).in_(values))
     search = text_match(query.q)
@@ -104,4 +126,5 @@ def row_release(row: Any) -> StoredRelease:
         first_seen=row.first_seen,
         updated=row.updated,
         flags=tuple(json.loads(row.flags or "[]")),
+        countries=tuple(json.loads(row.countries or "[]")),
     )

@@ -67,6 +67,7 @@ class StoredRelease:
     first_seen: datetime
     updated: datetime
     flags: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()  # what the release is about (crawler.parsing.countries)
 
     @property
     def sort_date(self) -> datetime:
@@ -87,6 +88,8 @@ class RunStats:
     bytes: int = 0
     empty: int = 0  # releases stored with no extractable body
     gone: int = 0  # article URLs skipped because of a remembered permanent failure
+    listings: int = 0  # listing pages parsed (answered anew, not 304)
+    entries: int = 0  # entries those listings held: none on a fresh listing = layout changed?
     coverage: Mapping[str, int] = field(default_factory=dict)
 
     def counters(self) -> dict[str, int]:
@@ -226,3 +229,17 @@ class Delivery:
     outcome: str  # see DELIVERY_OUTCOMES
     reason: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class OperatorAlert:
+    """A message on the operator channel (never in the content feeds): a site failing, a
+    webhook disabled. At most one open per (subject, kind)."""
+
+    id: int
+    subject: str  # a site id, or "webhook:<id>"
+    kind: str  # e.g. "webhook_disabled"
+    message: str
+    created_at: datetime
+    resolved: bool
+    resolved_at: datetime | None

@@ -6,13 +6,14 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.store.base import writes
 from crawler.store.identity import content_hash, release_id, translation_group, url_key
 from crawler.store.outbox import OutboxStore
 from crawler.store.queries import (
+    country_tags,
     pack_html,
     page_query,
     query_clause,
@@ -37,6 +38,42 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Row
 
     from crawler.items import Release
+
+
+GROUP_CHUNK = 500  # keys per IN (...) of `releases_of_groups`
+
+# The save path's statements, built once: building and keying a statement per call cost more
+# than running it. Rows that may exist already are inserted with ON CONFLICT DO NOTHING (both
+# SQLite and PostgreSQL have it): one statement, no savepoint, and a concurrent writer's row
+# wins as the earlier select-then-insert let it.
+STORED = select(releases.c.id, releases.c.content_hash).where(releases.c.id == bindparam("b_rid"))
+URL_OWNERS = select(release_urls.c.release_id).where(
+    release_urls.c.url_hash.in_(bindparam("b_keys", expanding=True))
+)
+OWNER_URLS = select(release_urls.c.url).where(release_urls.c.release_id == bindparam("b_owner"))
+SAME_CONTENT = select(releases.c.id).where(
+    releases.c.site == bindparam("b_site"), releases.c.content_hash == bindparam("b_digest")
+)
+INSERT_RELEASE = insert(releases)
+INSERT_VERSION = insert(release_versions)
+# table -> the unique columns a repeat of its row conflicts on, and what an insert returns:
+# the event's id says whether it went in (PostgreSQL's rowcount is -1 with RETURNING).
+KEEP_FIRST: dict[str, tuple[Table, list[str], tuple[Column[Any], ...]]] = {
+    "release_urls": (release_urls, ["url_hash"], ()),
+    "events": (events, ["release_id", "kind", "content_hash"], (events.c.id,)),
+}
+
+
+def _keeping_first(dialect: str, name: str) -> Executable:
+    table, columns, returned = KEEP_FIRST[name]
+    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_of(table).on_conflict_do_nothing(index_elements=columns)
+    return stmt.returning(*returned) if returned else stmt
+
+
+_KEEPING = {
+    (d, name): _keeping_first(d, name) for d in ("sqlite", "postgresql") for name in KEEP_FIRST
+}
 
 
 class ReleaseStore(OutboxStore):
@@ -101,7 +138,9 @@ class ReleaseStore(OutboxStore):
                 _remember_urls(conn, twin, [item.url, item.fetched_url])
                 return None
             if existing is None:
-                conn.execute(insert(releases).values(id=rid, first_seen=now, updated=now, **values))
+                conn.execute(
+                    INSERT_RELEASE, {"id": rid, "first_seen": now, "updated": now, **values}
+                )
                 kind: str | None = "new"
             elif existing.content_hash != digest:
                 conn.execute(
@@ -152,6 +191,24 @@ class ReleaseStore(OutboxStore):
         with self.engine.connect() as conn:
             row = conn.execute(select(releases).where(releases.c.id == rid)).first()
         return row_release(row) if row else None
+
+    def releases_of_groups(
+        self, group_keys: Iterable[str], release_ids: Iterable[str] = ()
+    ) -> list[StoredRelease]:
+        """Every language version of these translation groups, plus these releases by id.
+
+        The alert sender's read (a mail goes out in the subscriber's language); raw HTML is
+        not read at all, and keys go in chunks to stay under bound-parameter limits.
+        """
+        groups, ids = sorted(set(group_keys)), sorted(set(release_ids))
+        columns = [c for c in releases.c if c.name != "raw_html"]
+        found: dict[str, StoredRelease] = {}
+        with self.engine.connect() as conn:
+            for column, keys in ((releases.c.group_key, groups), (releases.c.id, ids)):
+                for start in range(0, len(keys), GROUP_CHUNK):
+                    stmt = select(*columns).where(column.in_(keys[start : start + GROUP_CHUNK]))
+                    found.update((r.id, row_release(r)) for r in conn.execute(stmt))
+        return sorted(found.values(), key=lambda r: r.id)
 
     def raw_html(self, rid: str) -> str | None:
         """The page as fetched, kept compressed for audit."""
@@ -217,6 +274,7 @@ def _release_values(item: Release, now: datetime) -> dict[str, Any]:
         "content_hash": content_hash(item.title, body_text),
         "raw_html": pack_html(raw_html),
         "flags": json.dumps(list(dict.fromkeys(flags))),
+        "countries": country_tags(item.countries),
     }
 
 
@@ -246,9 +304,7 @@ def _cut_utf8(text: str, limit: int) -> tuple[str, bool]:
 
 
 def _stored(conn: Connection, rid: str) -> Row[Any, Any] | None:
-    return conn.execute(
-        select(releases.c.id, releases.c.content_hash).where(releases.c.id == rid)
-    ).first()
+    return conn.execute(STORED, {"b_rid": rid}).first()
 
 
 def _stored_without_node(conn: Connection, item: Release) -> str | None:
@@ -263,60 +319,45 @@ def _stored_without_node(conn: Connection, item: Release) -> str | None:
     and a silent completion otherwise, like any other edit.
     """
     keys = [url_key(u) for u in (item.url, item.fetched_url) if u]
-    owners = conn.execute(
-        select(release_urls.c.release_id).where(release_urls.c.url_hash.in_(keys))
-    ).scalars()
+    owners = conn.execute(URL_OWNERS, {"b_keys": keys}).scalars()
     for owner in dict.fromkeys(owners):
         # Any of its URLs (the page's canonical one may differ from the listing's) may be the
         # one its id was made from. Rare: only a URL known under an id not the item's own.
-        urls = conn.execute(
-            select(release_urls.c.url).where(release_urls.c.release_id == owner)
-        ).scalars()
+        urls = conn.execute(OWNER_URLS, {"b_owner": owner}).scalars()
         if any(release_id(item.site, u) == owner for u in urls):
             return str(owner)
     return None
 
 
 def _same_content(conn: Connection, site: str, digest: str) -> str | None:
-    row = conn.execute(
-        select(releases.c.id).where(releases.c.site == site, releases.c.content_hash == digest)
-    ).first()
+    row = conn.execute(SAME_CONTENT, {"b_site": site, "b_digest": digest}).first()
     return str(row.id) if row else None
 
 
 def _remember_urls(conn: Connection, rid: str, urls: Iterable[str]) -> None:
-    """Keep each URL (whole, however long) as one of the release's; a known URL stays its own."""
+    """Keep each URL (whole, however long) as one of the release's; a known URL stays its own
+    (whoever remembered it first, this transaction or another writer's, keeps it)."""
+    insert_url = _insert_or_keep(conn, "release_urls")
     for url in {u for u in urls if u}:
-        key = url_key(url)
-        known = conn.execute(
-            select(release_urls.c.release_id).where(release_urls.c.url_hash == key)
-        ).first()
-        if known is not None:
-            continue
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(release_urls).values(url_hash=key, url=url, release_id=rid))
-        except IntegrityError:  # another writer remembered it first: either owner is right
-            pass
+        conn.execute(insert_url, {"url_hash": url_key(url), "url": url, "release_id": rid})
 
 
 def _record_event(
     conn: Connection, rid: str, kind: str, values: dict[str, Any], now: datetime
 ) -> bool:
     """Record an event once per (release, kind, content), with its raw page; a repeat is not one."""
-    digest = values["content_hash"]
-    exists = conn.execute(
-        select(events.c.id).where(
-            events.c.release_id == rid, events.c.kind == kind, events.c.content_hash == digest
-        )
-    ).first()
-    if exists:
+    row = {
+        "release_id": rid,
+        "kind": kind,
+        "content_hash": values["content_hash"],
+        "created_at": now,
+    }
+    if conn.execute(_insert_or_keep(conn, "events"), row).first() is None:  # a repeat
         return False
-    try:
-        with conn.begin_nested():
-            row = {"release_id": rid, "kind": kind, "content_hash": digest, "created_at": now}
-            conn.execute(insert(events).values(row))
-            conn.execute(insert(release_versions).values({**row, "raw_html": values["raw_html"]}))
-    except IntegrityError:
-        return False
+    conn.execute(INSERT_VERSION, {**row, "raw_html": values["raw_html"]})
     return True
+
+
+def _insert_or_keep(conn: Connection, table: str) -> Executable:
+    """INSERT ... ON CONFLICT DO NOTHING on `table`, in the connection's dialect."""
+    return _KEEPING[(conn.dialect.name, table)]

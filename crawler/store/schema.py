@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
@@ -79,6 +80,8 @@ releases = Table(
     Column("content_hash", String(64), nullable=False),
     Column("raw_html", LargeBinary),
     Column("flags", Text, nullable=False, default="[]"),  # JSON list, see records.RELEASE_FLAGS
+    # JSON list (ASCII-escaped, so SQL lower() folds it alike everywhere) of country tags
+    Column("countries", Text, nullable=False, default="[]", server_default="[]"),
     Column("first_seen", UtcDateTime(), nullable=False),
     Column("updated", UtcDateTime(), nullable=False),
     Column("last_crawled", UtcDateTime(), nullable=False),
@@ -189,7 +192,8 @@ site_locks = Table(
     Column("expires", UtcDateTime(), nullable=False),
 )
 
-# Nothing writes it yet: the service issue will raise operator alerts into it.
+# The operator channel (crawler/store/operator.py). `site` is the alert's subject: a site id,
+# or "webhook:<id>"; at most one open alert per (subject, kind) (migration 0005).
 operator_alerts = Table(
     "operator_alerts",
     metadata,
@@ -199,6 +203,34 @@ operator_alerts = Table(
     Column("message", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("resolved", Boolean, nullable=False, default=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Index(
+        "ux_operator_alerts_open",
+        "site",
+        "kind",
+        unique=True,
+        sqlite_where=text("resolved = 0"),
+        postgresql_where=text("NOT resolved"),
+    ),
+)
+
+# Each operator alert's notices, per phase ("raised", "resolved") and channel ("email",
+# "webhook"): one row, claimed under a lease, marked sent once (migration 0007).
+operator_notices = Table(
+    "operator_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "alert_id", Integer, ForeignKey("operator_alerts.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("phase", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # sending | sent | failed | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),  # lease end, or the retry time
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("alert_id", "phase", "channel", name="uq_operator_notices"),
 )
 
 

@@ -135,9 +135,10 @@ def _render(name: str, context: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
-def _message(
-    subject: str, text: str, html: str, *, origin: MailOrigin, to: str, key: str, now: datetime
+def plain_message(
+    subject: str, text: str, *, origin: MailOrigin, to: str, key: str, now: datetime
 ) -> EmailMessage:
+    """A text/plain mail with our headers (the operator's notices; alerts add their HTML)."""
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = subject
     message["From"] = (
@@ -150,6 +151,13 @@ def _message(
     message["Message-ID"] = message_id(key, origin)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
+    return message
+
+
+def _message(
+    subject: str, text: str, html: str, *, origin: MailOrigin, to: str, key: str, now: datetime
+) -> EmailMessage:
+    message = plain_message(subject, text, origin=origin, to=to, key=key, now=now)
     message.add_alternative(html, subtype="html")
     # fixed per key, so a retried mail is byte for byte the same; "=_" never occurs in
     # quoted-printable or base64 bodies, so the boundary cannot collide with content

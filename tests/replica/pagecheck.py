@@ -38,7 +38,11 @@ def listing_urls(client: httpx.Client, start: str) -> list[str]:
     while page_url:
         doc = parse(client.get(page_url).text)
         urls += [
-            urljoin(page_url, h) for h in doc.xpath("//div[contains(@class, 'views-row')]//a/@href")
+            urljoin(page_url, h)
+            for h in doc.xpath(
+                "//div[contains(@class, 'views-row')]//a/@href"
+                " | //div[@class='news-teaser']//h3/a/@href"  # the `plain` listing markup
+            )
         ]
         nxt = doc.xpath(NEXT_XPATH)
         page_url = urljoin(page_url, nxt[0]) if nxt else None

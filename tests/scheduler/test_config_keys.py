@@ -1,14 +1,14 @@
 """One test per scheduler-side configuration key: set it, observe what it does.
 
 The crawl keys that reach Scrapy (max_pages, download_delay, user_agent, ...) are tested with
-the crawler; `[smtp]`, `[[subscriber]]` and `[[webhook]]` are only validated so far.
+the crawler; `[alerts]`, `[operator]`, `[smtp]`, `[[subscriber]]` and `[[webhook]]` in
+test_alerts_config.py and test_alerts_service.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import socket
 import sys
 import threading
@@ -36,6 +36,7 @@ from scheduler.jobs import CrawlSupervisor
 from scheduler.service import build_scheduler
 from tests.conftest import pg_schema_url
 from tests.helpers import free_port, iomwatch, write_config
+from tests.scheduler.fake_workers import BUSY_WORKER, HELLO_WORKER, STUBBORN_WORKER
 from tests.scheduler.test_service import start_service, stop_service, wait_for
 
 
@@ -49,7 +50,7 @@ def load(tmp_path: Path, text: str) -> ServiceConfig:
 
 
 def triggers(config: ServiceConfig) -> list[Any]:
-    supervisor = CrawlSupervisor.from_config(config, ["true"])
+    supervisor = CrawlSupervisor.from_config(config, ["true"])  # no crawl: never started
     scheduler = build_scheduler(config, load_sites()[:3], supervisor)
     return [job.trigger for job in scheduler.get_jobs() if job.id.startswith("crawl:")]
 
@@ -87,36 +88,11 @@ def test_cron_replaces_the_interval(tmp_path: Path) -> None:
         )
 
 
-# --- the supervisor: real child processes --------------------------------------------------------
-
-# Each child logs when it starts and ends; the supervisor appends `--site ID --quiet`.
-BUSY_CHILD = """
-import pathlib, sys, time
-site = sys.argv[sys.argv.index("--site") + 1]
-log = pathlib.Path(sys.argv[1])
-with log.open("a") as fh:
-    fh.write(f"{time.time()} 1 {site}\\n")
-time.sleep(0.6)
-with log.open("a") as fh:
-    fh.write(f"{time.time()} -1 {site}\\n")
-"""
-
-# A child that notes SIGTERM and carries on: only SIGKILL ends it.
-STUBBORN_CHILD = """
-import pathlib, signal, sys, time
-log = pathlib.Path(sys.argv[1])
-def note(signum, frame):
-    with log.open("a") as fh:
-        fh.write(f"term {time.time()}\\n")
-signal.signal(signal.SIGTERM, note)
-with log.open("a") as fh:
-    fh.write(f"ready {time.time()}\\n")
-time.sleep(120)
-"""
+# --- the supervisor: real worker processes (stand-ins speaking the worker's protocol) -----------
 
 
 def most_at_once(log: Path) -> tuple[int, set[str]]:
-    """The largest number of children alive together, and the sites that ran."""
+    """The largest number of crawls running together, and the sites that ran."""
     events = sorted((float(t), int(step), site) for t, step, site in map(str.split, log.open()))
     alive = peak = 0
     for _, step, _ in events:
@@ -125,43 +101,79 @@ def most_at_once(log: Path) -> tuple[int, set[str]]:
     return peak, {site for _, _, site in events}
 
 
-def test_max_parallel_bounds_the_crawl_children(tmp_path: Path) -> None:
+def test_max_parallel_bounds_the_crawls_at_once(tmp_path: Path) -> None:
     config = load(tmp_path, "[crawl]\nmax_parallel = 3\n")
-    log = tmp_path / "children.log"
-    supervisor = CrawlSupervisor.from_config(config, [sys.executable, "-c", BUSY_CHILD, str(log)])
+    log = tmp_path / "crawls.log"
+    supervisor = CrawlSupervisor.from_config(config, [sys.executable, "-c", BUSY_WORKER, str(log)])
 
     async def crawl_all() -> list[int]:
-        return await asyncio.gather(*(supervisor.crawl(f"site{i}") for i in range(8)))
+        codes = await asyncio.gather(*(supervisor.crawl(f"site{i}") for i in range(8)))
+        await supervisor.stop()
+        return codes
 
     assert asyncio.run(crawl_all()) == [0] * 8
+    assert supervisor.pool.limits.max_parallel == 3  # the worker runs as many at once
     peak, sites = most_at_once(log)
     assert sites == {f"site{i}" for i in range(8)}
     assert peak == 3
 
 
+def test_worker_keys_reach_the_worker_it_starts(tmp_path: Path) -> None:
+    """The limits the worker enforces (tests/scheduler/test_workers.py shows it does)."""
+    config = load(
+        tmp_path,
+        "[crawl]\nworker_max_crawls = 7\nworker_max_memory_mb = 150\n"
+        "timeout_seconds = 300\ndownload_timeout = 20\nmax_parallel = 4\n",
+    )
+    hello_file = tmp_path / "hello.json"
+    supervisor = CrawlSupervisor.from_config(
+        config, [sys.executable, "-c", HELLO_WORKER, str(hello_file)]
+    )
+
+    async def one_crawl() -> int:
+        code = await supervisor.crawl("mali")
+        await supervisor.stop()
+        return code
+
+    assert asyncio.run(one_crawl()) == 0
+    hello = json.loads(hello_file.read_text())
+    assert hello["limits"] == {
+        "max_crawls": 7,
+        "max_rss_mb": 150,
+        "crawl_timeout": 320,  # Scrapy's own close at 300 s comes first
+        "max_parallel": 4,
+    }
+    assert hello["settings"]["IOMWATCH_DATABASE_URL"] == config.database_url
+    assert hello["settings"]["DOWNLOAD_TIMEOUT"] == 20
+
+
 def test_stop_grace_seconds_then_sigterm_then_sigkill(tmp_path: Path) -> None:
     config = load(tmp_path, "[crawl]\nstop_grace_seconds = 2\n")
     migrate_store(config.database_url)  # the supervisor records the stopped run
-    log = tmp_path / "child.log"
+    log = tmp_path / "worker.log"
     supervisor = CrawlSupervisor.from_config(
-        config, [sys.executable, "-c", STUBBORN_CHILD, str(log)]
+        config, [sys.executable, "-c", STUBBORN_WORKER, str(log)]
     )
 
     async def start_then_stop() -> tuple[float, float, int, int | None]:
         crawl = asyncio.create_task(supervisor.crawl("stubborn"))
         started = lambda: log.exists() and "ready" in log.read_text()  # noqa: E731
-        await asyncio.to_thread(wait_for, started, 20, "the child to start")
-        proc = supervisor.running["stubborn"]
+        await asyncio.to_thread(wait_for, started, 20, "the worker to take the crawl")
+        pid = supervisor.pool.pid
         asked = time.time()
         await supervisor.stop()
-        return asked, time.time(), await crawl, proc.returncode
+        stopped = time.time()
+        code = await crawl
+        return asked, stopped, code, pid
 
-    asked, stopped, code, returncode = asyncio.run(start_then_stop())
+    asked, stopped, code, pid = asyncio.run(start_then_stop())
     terms = [float(line.split()[1]) for line in log.open() if line.startswith("term")]
     assert len(terms) == 1
     assert 1.9 <= terms[0] - asked <= 3.0, f"SIGTERM after {terms[0] - asked:.2f} s"
     assert 1.9 <= stopped - terms[0] <= 3.0, f"SIGKILL {stopped - terms[0]:.2f} s after SIGTERM"
-    assert returncode == code == -signal.SIGKILL
+    assert code == 1 and pid is not None
+    with Store(config.database_url) as store:
+        assert store.runs("stubborn") == []  # the stand-in never started a run to mark
 
 
 # --- where the data is: data_dir, database.url, and an environment override ----------------------

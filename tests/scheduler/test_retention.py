@@ -1,4 +1,5 @@
-"""`[crawl] retention_days`: a daily job prunes crawl runs and events past it; releases stay."""
+"""`[crawl] retention_days`: a daily job prunes runs, events and done alerts past it; releases
+and alerts still to send stay."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, insert, select
 
 from crawler.sites import load_sites
-from crawler.store import ReleaseQuery, RunStats, Store
-from crawler.store.schema import crawl_runs, events
+from crawler.store import ReleaseQuery, RunStats, Store, WebhookSpec
+from crawler.store.schema import crawl_runs, events, outbox
 from scheduler.config import ServiceConfig
 from scheduler.jobs import CrawlSupervisor, prune_store
 from scheduler.service import build_scheduler
@@ -92,3 +93,68 @@ def test_the_service_schedules_the_retention_job_daily(tmp_path: Path) -> None:
 def test_retention_days_zero_schedules_no_job(tmp_path: Path) -> None:
     assert "retention" not in jobs(tmp_path, "retention_days = 0\n")
     assert ServiceConfig().crawl.retention_days == 180
+
+
+def seed_outbox(store: Store, url: str) -> dict[str, int]:
+    """Outbox rows in every state, 200 days old, one sent today, and a delivery log of each age."""
+    seed(url, "A release with alerts")
+    release = store.query_releases(ReleaseQuery())[0]
+    hook = store.add_webhook(WebhookSpec("http://127.0.0.1:9/hook"))
+    ids: dict[str, int] = {}
+    with store.engine.begin() as conn:
+        for name, state, created in (
+            ("sent_old", "sent", OLD),
+            ("dead_old", "dead", OLD),
+            ("pending_old", "pending", OLD),
+            ("failed_old", "failed", OLD),
+            ("sent_new", "sent", datetime.now(UTC)),
+        ):
+            ids[name] = conn.execute(
+                insert(outbox)
+                .values(
+                    idempotency_key=f"webhook:{hook}:{release.id}:{name}",
+                    channel="webhook",
+                    target_id=hook,
+                    group_key=release.group_key,
+                    release_id=release.id,
+                    event_id=1,
+                    kind="new",
+                    state=state,
+                    attempts=1,
+                    next_attempt_at=created,
+                    created_at=created,
+                )
+                .returning(outbox.c.id)
+            ).scalar_one()
+    at = {"sent_old": OLD, "failed_old": OLD, "sent_new": datetime.now(UTC)}
+    for name, when in at.items():
+        store.record_delivery(
+            ids[name], attempt=1, status=500, outcome="retry", reason="HTTP 500", at=when
+        )
+    # the old sent row's last attempt is recent: it goes with its row all the same
+    store.record_delivery(
+        ids["sent_old"], attempt=2, status=200, outcome="ok", reason=None, at=datetime.now(UTC)
+    )
+    ids["webhook"] = hook
+    return ids
+
+
+def test_the_job_prunes_done_alerts_and_old_deliveries_never_waiting_ones(
+    store: Store, store_url: str
+) -> None:
+    ids = seed_outbox(store, store_url)
+    pruned = prune_store(store_url, 180)
+    assert pruned["outbox"] == 2  # sent_old, dead_old
+    assert pruned["webhook_deliveries"] == 2  # the 200-day-old attempts
+    left = {row.id for row in store.outbox_rows()}
+    assert left == {ids["pending_old"], ids["failed_old"], ids["sent_new"]}
+    logged = {d.outbox_id for d in store.delivery_log(ids["webhook"], limit=10)}
+    assert logged == {ids["sent_new"]}  # the recent attempt of sent_old went with its row
+
+
+def test_retention_keeps_recent_alert_history(store: Store, store_url: str) -> None:
+    ids = seed_outbox(store, store_url)
+    pruned = prune_store(store_url, 365)
+    assert pruned["outbox"] == 0 and pruned["webhook_deliveries"] == 0
+    assert len(store.outbox_rows()) == 5
+    assert len(store.delivery_log(ids["webhook"], limit=10)) == 4

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from crawler.boilerplate.clean import run_clean
+from crawler.boilerplate.single import extract_article
 
 TEXT = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "text"
 HTML = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "html"
@@ -60,6 +61,17 @@ def test_html_file_gives_clean_text(tmp_path: Path) -> None:
     assert code == 0, err
     text = (tmp_path / "out" / "niger-2.html").read_text(encoding="utf-8")
     assert text.startswith("Niamey – Une campagne")
+    assert "Qui sommes nous" not in text and "<p>" not in text
+
+
+def test_a_lone_html_page_is_cleaned_by_its_own_structure(tmp_path: Path) -> None:
+    """One page, no history: the one-page extractor (single.py), not an empty template."""
+    shutil.copy(HTML / "niger-1.html", tmp_path / "niger-1.html")
+    code, _, err = clean([tmp_path / "niger-1.html"], tmp_path / "out")
+    assert code == 0, err
+    text = (tmp_path / "out" / "niger-1.html").read_text(encoding="utf-8")
+    alone = extract_article((HTML / "niger-1.html").read_text(encoding="utf-8"))
+    assert alone.source != "empty" and text == alone.text + "\n"
     assert "Qui sommes nous" not in text and "<p>" not in text
 
 
@@ -185,3 +197,19 @@ def test_a_rerun_replaces_its_own_earlier_output(tmp_path: Path) -> None:
     (out / "x.txt").write_text("stale", encoding="utf-8")
     assert clean([src], out)[0] == 0
     assert (out / "x.txt").read_text(encoding="utf-8") == RELEASE
+
+
+def test_other_directories_are_the_family(tmp_path: Path) -> None:
+    """A label two other sites print goes from a third site's only page; alone it stays."""
+    for site in ("a", "b"):
+        (tmp_path / site).mkdir()
+        body = f"Follow our office\nRelease of site {site} told in one long sentence here."
+        (tmp_path / site / "p.txt").write_text(body, encoding="utf-8")
+    (tmp_path / "c").mkdir()
+    page = tmp_path / "c" / "p.txt"
+    page.write_text("Follow our office\nThe office runs programmes in four areas.", "utf-8")
+    code, out, _ = clean([tmp_path / "a" / "p.txt", tmp_path / "b" / "p.txt", page], None)
+    assert code == 0
+    assert out.endswith("==> " + str(page) + " <==\nThe office runs programmes in four areas.\n")
+    code, alone, _ = clean([page], None)
+    assert alone == "Follow our office\nThe office runs programmes in four areas."

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from crawler.boilerplate import CleanPage, SiteTemplate, extract_html, learn_html
+from crawler.boilerplate.dom import parse_page
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "html"
 NIGER = [FIXTURES / f"niger-{n}.html" for n in (1, 2, 3)]
@@ -127,3 +128,34 @@ def test_broken_input_gives_a_page(html: str) -> None:
 def test_foreign_state_starts_fresh() -> None:
     assert SiteTemplate.from_state({"v": 999, "pages": 5}).pages == 0
     assert SiteTemplate.from_state({}).pages == 0
+
+
+@pytest.mark.parametrize("path", NIGER, ids=lambda p: p.stem)
+def test_a_page_parsed_once_is_cleaned_as_when_parsed_twice(path: Path) -> None:
+    """The pipeline parses an article once to learn it and extract it (`parse_page`)."""
+    html = path.read_text(encoding="utf-8")
+    twice, once = learned(NIGER[:1]), learned(NIGER[:1])
+    learn_html(twice, html, url=BASE + path.stem, article=True)
+    expected = extract_html(html, twice, url=BASE + path.stem, title="Titre")
+    page = parse_page(html)
+    learn_html(once, page, url=BASE + path.stem, article=True)
+    assert once.to_state() == twice.to_state()
+    assert extract_html(page, once, url=BASE + path.stem, title="Titre") == expected
+    assert expected.text  # the comparison is over a real body
+    assert parse_page("   ") is None
+    assert not learn_html(once, None, url=BASE + "blank")
+    assert extract_html(None, once) == CleanPage("", "")
+
+
+def test_digits_and_any_unicode_spacing_do_not_change_a_fingerprint() -> None:
+    """A box repeated with other figures, or spaced with NBSP / em spaces, is the same box."""
+    box = "<div class='figures'><p>Migrants{}assisted: {}</p><p>{}</p></div>"
+    pages = [
+        f"<html><body>{box.format(' ', '1 250', '')}</body></html>",
+        f"<html><body>{box.format(chr(0xA0), '98' + chr(0x2003) + '7', chr(0x1C))}</body></html>",
+    ]
+    template = SiteTemplate()
+    for n, html in enumerate(pages):
+        learn_html(template, html, url=f"{BASE}figures-{n}")
+    shared = [fp for fp, (seen, _) in template.counts.items() if seen == 2]
+    assert len(shared) >= 2  # the box and its paragraph, seen on both pages

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crawler.boilerplate import clean_text_corpus
-from crawler.boilerplate.text import menu_block, norm, split_lines
+from crawler.boilerplate.text import Family, menu_block, norm, split_lines
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "boilerplate" / "text"
 SITES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
@@ -117,3 +117,45 @@ def test_trailing_newline_not_added_when_last_lines_dropped() -> None:
             out
             == f"Title of release {n} that is long enough\nBody sentence {n} of the release, long enough.\n"
         )
+
+
+LISTING_ROWS = (
+    "\n\n12 March 2021\n\nDakar – A long teaser about what the regional office did this week.\n"
+    "\n10 March 2021\n\nBamako – Another teaser about a second event that happened this month.\n"
+)
+
+
+def test_a_listing_heading_above_its_rows_goes() -> None:
+    (out,) = clean_text_corpus(["Regional Updates" + LISTING_ROWS])
+    assert out == LISTING_ROWS[1:]  # the heading line goes; the blank line after it stays
+
+
+def test_a_short_title_above_one_date_stays() -> None:
+    doc = (
+        "Floods Displace Thousands\n\n12 March 2021\n\n"
+        "Dakar – Heavy rains displaced thousands of people, the organization said.\n\n"
+        "Teams are handing out shelter kits in the worst-hit districts."
+    )
+    assert clean_text_corpus([doc]) == [doc]
+
+
+def test_a_row_of_link_labels_goes_below_the_content() -> None:
+    doc = "A headline long enough to start the content here\nBody line of the story.\nRead on | Share on"
+    assert clean_text_corpus([doc]) == [
+        "A headline long enough to start the content here\nBody line of the story."
+    ]
+
+
+def test_family_labels_are_learned_from_the_other_sites_only() -> None:
+    """A label two other sites print outside their menus goes on a new site's first page;
+    a word that is only a menu item elsewhere may be this page's own heading."""
+    menu = "-\nWho we are\nWho we are\n- What we do\n- Take part\n- Data\n"
+    others = [
+        [f"{menu}Follow our office\nA release of site {n} told in one long sentence here."]
+        for n in range(2)
+    ]
+    family = Family(others)
+    doc = "Follow our office\n\nWhat we do\n\nThe office runs programmes in four areas of work."
+    (out,) = clean_text_corpus([doc], family)
+    assert out == "\nWhat we do\n\nThe office runs programmes in four areas of work."
+    assert clean_text_corpus([doc]) == [doc], "without the family there is no evidence"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from crawler.items import Release
 from crawler.store import ReleaseQuery, RunStats, Store
+from crawler.store.schema import release_urls
 
 
 def release(**overrides: object) -> Release:
@@ -192,3 +193,30 @@ def test_run_counts_per_site_and_status(store: Store) -> None:
     store.finish_run(store.start_run("mali"), RunStats())
     store.start_run("mena")
     assert store.run_counts() == {("mali", "failed"): 1, ("mali", "ok"): 2, ("mena", "running"): 1}
+
+
+def test_a_known_url_keeps_its_release_and_an_event_is_recorded_once(store: Store) -> None:
+    """Both writes that may meet an existing row (a URL alias, an event) keep the first one."""
+    first = release(node_id="812", fetched_url="https://mali.iom.int/node/812")
+    assert store.save_release(first) == "new"
+    # another node whose page is fetched at the first one's short link: that URL stays the first's
+    other = release(
+        node_id="900",
+        url="https://mali.iom.int/news/autre",
+        fetched_url=first.fetched_url,
+        body_text="Autre.",
+    )
+    assert store.save_release(other) == "new"
+    with store.engine.connect() as conn:
+        owners = dict(conn.execute(select(release_urls.c.url, release_urls.c.release_id)).all())
+    assert owners == {
+        first.url: "mali-fr-812",
+        "https://mali.iom.int/node/812": "mali-fr-812",
+        other.url: "mali-fr-900",
+    }
+    edited = release(node_id="812", body_text="Bamako – L'OIM a aidé 412 migrants.")
+    assert store.save_release(edited) == "updated"
+    assert store.save_release(release(node_id="812")) == "updated"  # back: a new (kind, hash)
+    assert store.save_release(edited) is None  # this edit was recorded already: no second event
+    assert [e.kind for e in store.events_since()] == ["new", "new", "updated", "updated"]
+    assert len(store.raw_versions("mali-fr-812")) == 3  # one raw page per recorded event

@@ -1,0 +1,48 @@
+"""/healthz: the HTTP loop answers, and (with the service's hook) the scheduler runs and the crawl
+worker is alive, so a container health check sees a service whose crawling has died.
+
+The hook is the service's `status` callback (scheduler/service.py `scheduler_status`). It reads
+in-process state only, never the store: /healthz must answer at once, even while the database is
+busy. Its keys used here, each optional (a hook without them reports what it has):
+- `scheduler_running`: bool, the scheduler is started and not shut down;
+- `worker_pid`: int | None, the crawl worker's pid, None while no worker runs (none started
+  yet, or one retired and the next job starts its successor: both normal);
+- `running`: the sites being crawled now; crawls running with no worker means it was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from feeds.status import StatusHook
+
+logger = logging.getLogger(__name__)
+
+
+def health_view(hook: StatusHook | None) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and the body of /healthz: 200 "ok", or 503 "failing" with the reasons."""
+    if hook is None:
+        return 200, {"status": "ok"}
+    try:
+        state: Mapping[str, Any] = hook()
+    except Exception as exc:  # the hook is the service's code: a failing one is a failing service
+        logger.exception("status hook failed in /healthz")
+        return 503, {"status": "failing", "problems": [f"status hook: {type(exc).__name__}"]}
+    crawls = sorted(state.get("running", ()))
+    scheduler = {"running": state.get("scheduler_running"), "jobs": len(state.get("next_run", {}))}
+    worker = {"pid": state.get("worker_pid"), "crawls": crawls}
+    problems = []
+    if scheduler["running"] is False:
+        problems.append("the scheduler is not running")
+    if "worker_pid" in state and worker["pid"] is None and crawls:
+        problems.append("crawls are running but no crawl worker is alive")
+    body: dict[str, Any] = {
+        "status": "failing" if problems else "ok",
+        "scheduler": scheduler,
+        "worker": worker,
+    }
+    if problems:
+        body["problems"] = problems
+    return (503 if problems else 200), body

@@ -61,7 +61,8 @@ class BoilerplatePipeline:
     def __init__(self, crawler: Crawler, stores: StoreExtension) -> None:
         self.crawler = crawler  # to learn which site its spider crawls, once it opens
         self.stores = stores
-        self.site_id: str | None = None  # set once the template is loaded
+        self.site: str | None = None  # the spider's site, once it opens
+        self.site_id: str | None = None  # set once the template is loaded (first page)
         self.template = SiteTemplate()
         self.learned = 0  # pages learned from in this crawl
         self.provisional = False  # stored bodies were cleaned by a young template
@@ -73,8 +74,16 @@ class BoilerplatePipeline:
         return pipeline
 
     def open_spider(self) -> None:
-        site_id = crawled_site(self.crawler.spider).id
-        store = self.stores.acquire(self)
+        self.stores.acquire(self)
+        self.site = crawled_site(self.crawler.spider).id
+
+    def _load(self) -> None:
+        """The site's template, at the first page to learn from: an idle check (every listing
+        a 304) needs none, and loading a mature template is most of such a check's own CPU."""
+        if self.site_id is not None or self.site is None:
+            return
+        site_id = self.site
+        store = self.stores.store
         self.template = SiteTemplate.from_state(store.load_template(site_id))
         self.site_id = site_id
         if not self.template.mature:
@@ -125,6 +134,7 @@ class BoilerplatePipeline:
         return content_hash(stored.title, again.text) == content_hash(item.title, body_text)
 
     def learn_listing(self, html: str, url: str) -> None:
+        self._load()
         learn_html(self.template, html, url=url)
         self.learned += 1
 
@@ -133,6 +143,7 @@ class BoilerplatePipeline:
             item.title = plain_text(item.title) or None
             return item
         parsed = parse_page(item.raw_html)  # once, for learning and then extracting
+        self._load()
         learn_html(self.template, parsed, url=item.url, article=True)
         self.learned += 1
         self._settle()  # the items before this one are stored already

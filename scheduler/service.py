@@ -125,21 +125,30 @@ def _report(event: JobExecutionEvent) -> None:
 
 
 def scheduler_status(scheduler: AsyncIOScheduler, supervisor: CrawlSupervisor) -> dict[str, Any]:
+    """What only the running service knows, for /status: per site its next run, whether it is
+    crawling and its backoff; the last crawl's outcome; sites ok / failing / backing off."""
     jobs = {
         job.id.removeprefix("crawl:"): job.next_run_time.isoformat() if job.next_run_time else None
         for job in scheduler.get_jobs()
         if job.id.startswith("crawl:")
     }
+    sites: dict[str, dict[str, Any]] = {}
+    for site, next_run in jobs.items():
+        waiting = supervisor.backoff.waiting(site)
+        sites[site] = {
+            "next_run": next_run,
+            "crawling": site in supervisor.running,
+            "backoff": f"{waiting / 60:.0f} min" if waiting > 0 else "",
+        }
     return {
         "next_run": jobs,
         "running": sorted(supervisor.running),
         "last_crawl": supervisor.last_result,  # per site: status, reason, counters, seconds
-        "sites": supervisor.summary(),
-        "backoff": {
-            site: round(supervisor.backoff.waiting(site))
-            for site in supervisor.backoff.failures
-            if supervisor.backoff.waiting(site) > 0
-        },
+        "site_counts": supervisor.summary(),
+        "sites": sites,
+        # /healthz: the container is healthy only while both are alive
+        "scheduler_running": bool(scheduler.running),
+        "worker_pid": supervisor.pool.pid,
     }
 
 

@@ -79,6 +79,7 @@ class WorkerPool:
         self.job_deadline = limits.crawl_timeout + download_timeout + 3 * stop_grace
         self.command = tuple(command)
         self.started = 0  # workers started so far (the soak bench and tests read it)
+        self.stopping = False
         self._worker: _Worker | None = None
         self._starting = asyncio.Lock()
         self._jobs = 0
@@ -94,6 +95,8 @@ class WorkerPool:
         Raises WorkerLost when the worker died or was killed before reporting the job.
         """
         for _ in range(NOT_TAKEN_RETRIES):
+            if self.stopping:  # no new worker once the service stops
+                raise WorkerLost("the crawl worker is stopping")
             try:
                 return await self._crawl_once(site_id)
             except _NotTaken:
@@ -196,6 +199,7 @@ class WorkerPool:
 
     async def stop(self) -> None:
         """No new jobs; running crawls get the grace to finish, then SIGTERM, then SIGKILL."""
+        self.stopping = True
         worker, self._worker = self._worker, None
         if worker is None or worker.proc.returncode is not None:
             return

@@ -95,6 +95,7 @@ def test_cmd_and_healthcheck_run_the_service(tmp_path: Path) -> None:
         health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
         assert health["status"] == "ok", health
         assert health["scheduler"]["jobs"] == 1, "one crawl job per site of the sites file"
+        assert health["scheduler"]["running"] is True, "the service reports its scheduler"
         assert (tmp_path / "iomwatch.db").exists(), "the data goes to IOMWATCH_DATA_DIR (/data)"
     finally:
         proc.send_signal(signal.SIGTERM)

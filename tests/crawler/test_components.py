@@ -158,5 +158,13 @@ def test_the_boilerplate_pipeline_owns_the_site_template(sqlite_store: Store) ->
 
     again = BoilerplatePipeline(crawler, StoreExtension(sqlite_store.url))
     again.open_spider()
-    assert again.template.pages == 2, "the next crawl starts from the saved template"
+    assert again.template.pages == 0, "an idle check loads no template"
     again.close_spider()
+    assert sqlite_store.load_template(SITE.id)["pages"] == 2, "nor overwrites it"
+
+    third = BoilerplatePipeline(crawler, StoreExtension(sqlite_store.url))
+    crawler.signals.connect(third.learn_listing, signal=listing_page)
+    third.open_spider()
+    crawler.signals.send_catch_log(listing_page, html=PAGE.format(2), url=f"{LISTING}?p=2")
+    assert third.template.pages == 3, "the next page to learn from starts from the saved one"
+    third.close_spider()

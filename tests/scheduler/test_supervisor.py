@@ -153,3 +153,32 @@ def test_backoff_max_minutes_zero_tries_every_run(tmp_path: Path) -> None:
     assert asyncio.run(scenario()) == [1, 1, 1]  # all three tried and failed
     assert supervisor.backoff.failures["mali"] == 3
     assert supervisor.backoff.waiting("mali") == 0
+
+
+def test_the_status_hook_gives_each_site_its_next_run_and_backoff(tmp_path: Path) -> None:
+    from crawler.sites import load_sites
+    from scheduler.service import build_scheduler, scheduler_status
+
+    supervisor = supervisor_for(
+        tmp_path, [sys.executable, "-c", FAILING_WORKER], "interval_minutes = 10\n"
+    )
+    sites = load_sites()[:3]
+    scheduler = build_scheduler(
+        ServiceConfig.from_env(str(tmp_path / "config.toml"), environ={}), sites, supervisor
+    )
+
+    async def two_failures() -> dict[str, object]:
+        scheduler.start(paused=True)  # next run times computed, nothing fires
+        for _ in range(2):
+            await supervisor.crawl(sites[0].id)
+        await supervisor.stop()
+        status = scheduler_status(scheduler, supervisor)
+        scheduler.shutdown(wait=False)
+        return status
+
+    status = asyncio.run(two_failures())
+    rows = status["sites"]
+    assert isinstance(rows, dict) and set(rows) == {s.id for s in sites}
+    assert rows[sites[0].id]["backoff"] == "20 min" and rows[sites[1].id]["backoff"] == ""
+    assert all(row["next_run"] for row in rows.values())
+    assert status["site_counts"] == {"ok": 0, "failing": 0, "backing_off": 1, "running": 0}

@@ -6,9 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint install demo browser clean lock docker-engine base-image image image-test
 
-$(STAMP): pyproject.toml
+# The runtime dependencies come from the lock file, hashes checked, as in the image: the tests
+# run what the container runs. The test tools (not locked) come after, from pyproject.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 

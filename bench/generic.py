@@ -56,6 +56,8 @@ GRID = {
     "short_chars": (300, 600),
     "add_in_region": (False, True),
     "add_min_tokens": (10, 25),
+    "drop_link_share": (0.5, 0.8),
+    "outside_share": (0.85, 1.0),
 }
 
 Counts = tuple[int, int, int]  # TP, FP, FN in shingles

@@ -50,6 +50,7 @@ ITEM_FAILURES_KEPT = 3
 # Scrapy's close reason of a crawl whose site another process is crawling: the run is "skipped".
 LOCKED = "locked"
 SKIPPED_REASON = "another crawl of this site is running"
+INTERRUPTED_REASON = "interrupted: the process crawling this site died"
 
 # Each RunStats counter is the sum of these stats.
 RUN_STATS_KEYS: dict[str, tuple[str, ...]] = {
@@ -259,6 +260,8 @@ class CrawlRunExtension:
         self.stores = shared_store(spider.crawler)
         store = self.stores.acquire(self)
         locked = self.held.enter_context(store.site_lock(site.id))
+        if locked:  # holding the site, a run of it still "running" is a dead process's
+            store.abandon_running(site.id, reason=INTERRUPTED_REASON)
         self.run_id = store.start_run(site.id)
         if not locked:
             logger.warning("%s: skipped: %s", site.id, SKIPPED_REASON)

@@ -40,6 +40,6 @@ class WorkerLimits:
     """When a worker retires, and how long one crawl may take."""
 
     max_crawls: int = 200
-    max_rss_mb: float = 180.0
+    max_rss_mb: float = 120.0
     crawl_timeout: float = 1800.0
     max_parallel: int = 2

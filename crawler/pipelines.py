@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
     from crawler.extensions import StoreExtension
-    from crawler.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -122,16 +121,18 @@ class BoilerplatePipeline:
         """
         store = self.stores.store
         rid = release_id(item.site, item.url, item.node_id, item.lang)
-        stored = store.get_release(rid)
-        if stored is None or content_hash(stored.title, stored.body_text) == content_hash(
-            item.title, body_text
-        ):
+        # The hash, title and URL only (a new release, most of a backfill, is one index probe);
+        # the page only when the body changed.
+        stored = store.stored_digest(rid)
+        digest = content_hash(item.title, body_text)
+        if stored is None or stored[0] == digest:
             return False
         raw = store.raw_html(rid)
         if not raw:
             return False
-        again = extract_html(raw, self.template, url=stored.url, title=stored.title)
-        return content_hash(stored.title, again.text) == content_hash(item.title, body_text)
+        _, title, url = stored
+        again = extract_html(raw, self.template, url=url, title=title)
+        return content_hash(title, again.text) == digest
 
     def learn_listing(self, html: str, url: str) -> None:
         self._load()
@@ -223,10 +224,17 @@ class StorePipeline:
 
     def process_item(self, item: Release) -> Release:
         store = self.stores.store
+        url = item.fetched_url or item.url
+        oversize = OVERSIZE in item.flags
         try:
             emit = self.emit_updates and not item.template_drift
-            kind = store.save_release(item, emit_updates=emit)
-            self._settle_failure(store, item)
+            # Any page but an oversize one clears the URL's failure, in the save's transaction.
+            kind = store.save_release(
+                item, emit_updates=emit, cleared_failure=None if oversize else url
+            )
+            if oversize:  # remembered once its stub is stored
+                retry = datetime.now(UTC) + FAILURE_RETRY
+                store.remember_failure(item.site, url, OVERSIZE, retry_after=retry)
         except (StoreError, SQLAlchemyError) as exc:
             # Raised anew without its chain: a database error's text holds the statement's
             # parameters (the page), and logs carry URLs and reasons, never bodies.
@@ -237,16 +245,6 @@ class StorePipeline:
             self.stats.inc_value(f"iomwatch/{kind}")
             logger.info("%s: %s release %s", item.site, kind, item.url)
         return item
-
-    @staticmethod
-    def _settle_failure(store: Store, item: Release) -> None:
-        """An oversize page is remembered once its stub is stored; any other page clears it."""
-        url = item.fetched_url or item.url
-        if OVERSIZE in item.flags:
-            retry = datetime.now(UTC) + FAILURE_RETRY
-            store.remember_failure(item.site, url, OVERSIZE, retry_after=retry)
-        else:
-            store.forget_failure(url)
 
 
 def _short_reason(exc: Exception) -> str:

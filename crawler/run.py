@@ -49,6 +49,9 @@ def project_settings(overrides: dict[str, Any], *, log_level: str = "INFO") -> S
     """This project's Scrapy settings (crawler.settings) with a crawl's own on top."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
+    for name, dropped in default_settings.IOMWATCH_SKIPPED_COMPONENTS.items():
+        kept = {k: v for k, v in settings.getdict(name).items() if k not in dropped}
+        settings.set(name, kept, priority="project")
     settings.update({**overrides, "LOG_LEVEL": log_level}, priority="cmdline")
     return settings
 

@@ -75,6 +75,10 @@ CONCURRENT_REQUESTS = 16
 # gain). Kept above a listing page's outputs (its entries and next page), so a listing's
 # requests still reach the scheduler in one go, in the order the default gives them.
 CONCURRENT_ITEMS = 32
+# Scrapy reads a callback's source (inspect.getsource, then a scan of sys.modules) for every
+# response to warn about a generator that returns a value: its cache is keyed on the bound
+# method, new with every request. ~0.5 ms of CPU a page, for a warning aimed at spider authors.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
@@ -93,6 +97,20 @@ LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
+# Scrapy imports every component its lists name, enabled or not, before it asks (it loads each
+# key to compare them): these were ~10 MB of a crawl worker's memory (the aiohttp web server,
+# tldextract, twisted.conch), so crawler.run.project_settings takes them out of Scrapy's base
+# lists (this module cannot: the service imports it, and must not import Scrapy). Remote
+# control (Scrapy 2.19, on by default) would also start, per crawl, a server that runs posted
+# code; cookies are off (COOKIES_ENABLED) and so is the telnet console (TELNETCONSOLE_ENABLED).
+REMOTE_CONTROL_ENABLED = False
+IOMWATCH_SKIPPED_COMPONENTS = {  # Scrapy setting -> components it never loads
+    "EXTENSIONS_BASE": (
+        "scrapy.extensions.remote_control.RemoteControl",
+        "scrapy.extensions.telnet.TelnetConsole",
+    ),
+    "DOWNLOADER_MIDDLEWARES_BASE": ("scrapy.downloadermiddlewares.cookies.CookiesMiddleware",),
+}
 EXTENSIONS = {
     "crawler.extensions.StoreExtension": 100,
     "crawler.extensions.CrawlRunExtension": 200,

@@ -50,6 +50,15 @@ from crawler.spiders.iom import IomSpider
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 10.0  # a stopped crawl's time to close its spider, beyond its downloads
+# Loggers of a site's failed requests: Scrapy's retry and robots.txt middlewares (the latter
+# with a traceback) and the spider's errbacks. A failed crawl's run carries these reasons and
+# the service logs it once; a log that runs for months would repeat each failure three times.
+# Shown again with `-v` (LOG_LEVEL below WARNING).
+REQUEST_FAILURE_LOGGERS = (
+    "scrapy.downloadermiddlewares.retry",
+    "scrapy.downloadermiddlewares.robotstxt",
+    "crawler.spiders.iom.requests",
+)
 
 
 class JobSource(Protocol):
@@ -91,6 +100,9 @@ class CrawlWorker:
             log_level=str(overrides.get("LOG_LEVEL", "WARNING")),
         )
         configure_logging(settings)  # to stderr at LOG_LEVEL, as CrawlerProcess would
+        if logging.getLevelName(settings.get("LOG_LEVEL")) >= logging.WARNING:
+            for name in REQUEST_FAILURE_LOGGERS:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         self.database_url = str(settings["IOMWATCH_DATABASE_URL"])
         # A stopped crawl ends once its requests in flight do: within one download timeout.
         self.stop_wait = settings.getfloat("DOWNLOAD_TIMEOUT") + STOP_GRACE_SECONDS

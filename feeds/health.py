@@ -30,6 +30,9 @@ def health_view(hook: StatusHook | None) -> tuple[int, dict[str, Any]]:
     except Exception as exc:  # the hook is the service's code: a failing one is a failing service
         logger.exception("status hook failed in /healthz")
         return 503, {"status": "failing", "problems": [f"status hook: {type(exc).__name__}"]}
+    if "scheduler_running" not in state and "worker_pid" not in state:
+        # a web replica of a scaled-out deployment: it serves; the engine's view is its extra
+        return 200, {"status": "ok", **{k: v for k, v in state.items() if k in ("role", "cluster")}}
     crawls = sorted(state.get("running", ()))
     scheduler = {"running": state.get("scheduler_running"), "jobs": len(state.get("next_run", {}))}
     worker = {"pid": state.get("worker_pid"), "crawls": crawls}

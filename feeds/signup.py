@@ -29,7 +29,8 @@ from urllib.parse import parse_qsl
 
 from crawler.store import FILTER_KEYS, ReleaseQuery
 from feeds.alerts.exceptions import TokenError
-from feeds.alerts.words import LANGUAGES, words_for
+from feeds.alerts.words import LANGUAGES
+from feeds.catalog import LANGUAGE_NAMES
 from feeds.entries import RTL_LANGUAGES
 
 if TYPE_CHECKING:
@@ -162,8 +163,10 @@ def page_language(preferred: Sequence[str], accept_language: str = "") -> PageWo
 
 
 def alert_languages() -> list[tuple[str, str]]:
-    """(code, name in itself) of the languages alerts come in, for the sign-up form."""
-    return [(code, words_for(code).language_name(code)) for code in LANGUAGES]
+    """(code, name in itself) of the languages alerts come in, for the sign-up form: the names
+    the index page shows too. (Babel's would load all five locales, ~10 MB, at the app's start
+    and for the service's life, for five words.)"""
+    return [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES]
 
 
 def check_email(value: str) -> str | None:

@@ -218,18 +218,16 @@ class SubscriptionPages:
         return found
 
     async def unsubscribe_page(self, request: Request) -> Response:
-        token = request.query_params.get("token", "")
-        found = await self._subscribed(request, token)
-        if not isinstance(found, Subscriber):
-            return found
-        words = self.words_of(request, found)
-        heading = words_for(words.lang).unsubscribe
-        if found.unsubscribed_at is not None:
-            message = words.say("already_unsubscribed", email=found.email)
-            return self.page(words, 200, message, heading=heading)
-        form = {"action": f"{self.base_url}{UNSUBSCRIBE_PATH}", "token": token, "button": heading}
-        message = words.say("ask_unsubscribe", email=found.email)
-        return self.page(words, 200, message, heading=heading, form=form)
+        return await self._token_page(
+            request,
+            self._subscribed,
+            done=lambda found: found.unsubscribed_at is not None,
+            done_key="already_unsubscribed",
+            ask_key="ask_unsubscribe",
+            heading=attrgetter("unsubscribe"),
+            button=attrgetter("unsubscribe"),
+            path=UNSUBSCRIBE_PATH,
+        )
 
     async def unsubscribe(self, request: Request) -> Response:
         """One-click: the token (query string or form) is all it takes; idempotent."""
@@ -240,6 +238,35 @@ class SubscriptionPages:
             "unsubscribed",
             attrgetter("unsubscribe"),
         )
+
+    async def _token_page(
+        self,
+        request: Request,
+        resolve: Callable[[Request, str], Awaitable[Subscriber | Response]],
+        *,
+        done: Callable[[Subscriber], bool],
+        done_key: str,
+        ask_key: str,
+        heading: Callable[[Words], str],
+        button: Callable[[Words], str],
+        path: str,
+        with_filters: bool = False,
+    ) -> Response:
+        """A token link's GET: a page with one button that POSTs the token (mail scanners
+        follow links; only the button acts), or "already done" when it was."""
+        token = request.query_params.get("token", "")
+        found = await resolve(request, token)
+        if not isinstance(found, Subscriber):
+            return found
+        words = self.words_of(request, found)
+        lang_words = words_for(words.lang)
+        title = heading(lang_words)
+        if done(found):
+            return self.page(words, 200, words.say(done_key, email=found.email), heading=title)
+        form = {"action": f"{self.base_url}{path}", "token": token, "button": button(lang_words)}
+        lines = query_lines(found.filters, words.lang) if with_filters else None
+        message = words.say(ask_key, email=found.email)
+        return self.page(words, 200, message, heading=title, lines=lines, form=form)
 
     async def _token_post(
         self,
@@ -280,20 +307,17 @@ class SubscriptionPages:
         return found
 
     async def confirm_page(self, request: Request) -> Response:
-        token = request.query_params.get("token", "")
-        found = await self._pending(request, token)
-        if not isinstance(found, Subscriber):
-            return found
-        words = self.words_of(request, found)
-        heading = words_for(words.lang).confirm_subject
-        if found.confirmed_at is not None:
-            message = words.say("already_confirmed", email=found.email)
-            return self.page(words, 200, message, heading=heading)
-        button = words_for(words.lang).confirm_action
-        form = {"action": f"{self.base_url}{CONFIRM_PATH}", "token": token, "button": button}
-        lines = query_lines(found.filters, words.lang)
-        message = words.say("ask_confirm", email=found.email)
-        return self.page(words, 200, message, heading=heading, lines=lines, form=form)
+        return await self._token_page(
+            request,
+            self._pending,
+            done=lambda found: found.confirmed_at is not None,
+            done_key="already_confirmed",
+            ask_key="ask_confirm",
+            heading=attrgetter("confirm_subject"),
+            button=attrgetter("confirm_action"),
+            path=CONFIRM_PATH,
+            with_filters=True,
+        )
 
     async def confirm(self, request: Request) -> Response:
         """The consent: once per sign-up (a second POST is told it is already confirmed)."""

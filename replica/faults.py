@@ -8,6 +8,7 @@
 - `wrong_charset_header`: the utf-8 page under `Content-Type: text/html; charset=iso-8859-1`.
 - `huge`: a 50 MB HTML page, streamed in 64 KiB chunks.
 - `reset`: the connection is closed with a TCP RST before any response.
+- `slow`: the real page, after `SLOW_SECONDS` (a crawl that is still running when it is killed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 TIMEOUT_SECONDS = 60.0
 HUGE_BYTES = 50 * 1024 * 1024
 CHUNK = 64 * 1024
+SLOW_SECONDS = 2.0
 PAGE_FAULTS = frozenset({"truncated", "wrong_charset", "wrong_charset_header"})
 HUGE_HEAD = (
     b'<!DOCTYPE html>\n<html lang="en" dir="ltr"><head><meta charset="utf-8"><title>Huge page</title>'
@@ -94,7 +96,7 @@ FAULT_HANDLERS: dict[str, Callable[[SiteRequestHandler, bool], tuple[int, int]]]
     "redirect_loop": _redirect_loop,
     "huge": _huge,
 }
-FAULTS = frozenset(FAULT_HANDLERS) | PAGE_FAULTS
+FAULTS = frozenset(FAULT_HANDLERS) | PAGE_FAULTS | {"slow"}
 
 
 def apply_page_fault(page: Page, fault: str) -> Page:

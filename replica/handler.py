@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from replica.faults import FAULT_HANDLERS, PAGE_FAULTS, apply_page_fault
+from replica.faults import FAULT_HANDLERS, PAGE_FAULTS, SLOW_SECONDS, apply_page_fault
 from replica.model import RequestRecord
 from replica.pages import Page, route
 
@@ -91,6 +91,8 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
             )
             return
         fault = self.matching_fault()
+        if fault == "slow":  # then the page itself, as if the server were busy
+            self.server.stopping.wait(SLOW_SECONDS)
         if fault in FAULT_HANDLERS:
             status, sent = FAULT_HANDLERS[fault](self, head)
             self.record(status, sent, fault)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from crawler.exceptions import CrawlerError
 from crawler.store.records import FILTER_KEYS, SUBSCRIBER_MODES
 from scheduler import alert_commands, commands
+from scheduler.config import ROLES
 from scheduler.exceptions import SchedulerError
 
 if TYPE_CHECKING:
@@ -62,7 +63,18 @@ def _command(
 
 
 def _add_service_commands(sub: Commands, config: argparse.ArgumentParser) -> None:
-    _command(sub, "run", commands.cmd_run, "the service: schedule + HTTP server", config)
+    run = _command(sub, "run", commands.cmd_run, "the service: schedule + HTTP server", config)
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="all (default): everything in one process tree; web, scheduler, worker: the"
+        " processes of a deployment spread over machines sharing one PostgreSQL database",
+    )
+    worker = _command(
+        sub, "worker", commands.cmd_worker, "= run --role worker: crawl and alert jobs", config
+    )
+    worker.set_defaults(role="worker")
     crawl = _command(
         sub,
         "crawl",
@@ -85,7 +97,7 @@ def _add_service_commands(sub: Commands, config: argparse.ArgumentParser) -> Non
     crawl.add_argument(
         "--queue-only",
         action="store_true",
-        help="queue alerts, leave sending them to the service (used by the service)",
+        help="queue alerts only, leave sending them to a running service or worker",
     )
     demo = _command(sub, "demo", commands.cmd_demo, "local replica IOM sites + the whole service")
     demo.add_argument("--port", type=int, default=8080)
@@ -229,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     # Libraries' start-up chatter stays out of a log that runs for months.
-    for noisy in ("alembic", "apscheduler", "httpx"):
+    for noisy in ("alembic", "apscheduler", "httpx", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     handler: Handler = args.func
     try:

@@ -274,9 +274,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from scheduler.service import run_service
+    if args.role == "all":  # the single-process service does not import the task engine
+        from scheduler.service import run_service
 
-    return run_service(load_config(args))
+        return run_service(load_config(args))
+    from scheduler.roles import run_role
+
+    return run_role(load_config(args), args.role)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """`iomwatch worker`: `run --role worker`."""
+    return cmd_run(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -22,6 +22,9 @@ from crawler.settings import CrawlOptions
 from crawler.store.records import FILTER_KEYS, ReleaseQuery, SubscriberSpec, WebhookSpec
 from scheduler.exceptions import ConfigError
 
+# The processes of a deployment (scheduler/roles.py; `iomwatch run --role`).
+ROLES = ("all", "web", "scheduler", "worker")
+
 
 @dataclass(frozen=True)
 class DatabaseConfig:
@@ -58,7 +61,7 @@ class CrawlConfig(CrawlOptions):
     # The long-lived crawl worker retires after this many crawls, or above this resident
     # memory, and a fresh one takes over (like Celery's max-tasks-per-child).
     worker_max_crawls: int = 200
-    worker_max_memory_mb: int = 180
+    worker_max_memory_mb: int = 120
     # A failing site is retried after interval x 2^(failures-1), at most this long.
     backoff_max_minutes: float = 360.0
 

@@ -1,8 +1,8 @@
 """Errors of the service layer.
 
 SchedulerError
-├── ConfigError          invalid or unknown configuration (names the key and the source)
-└── CrawlFailed          a crawl child process failed or timed out (names the site)
+└── ConfigError          invalid or unknown configuration (names the key and the source)
+    └── RoleError        a role that cannot run on this configuration (names role and database)
 """
 
 from __future__ import annotations
@@ -16,5 +16,5 @@ class ConfigError(SchedulerError):
     """The configuration cannot be used; the message names the file, section and key."""
 
 
-class CrawlFailed(SchedulerError):
-    """A crawl of one site did not complete."""
+class RoleError(ConfigError):
+    """A role of a scaled-out deployment asked of a store it cannot share (SQLite)."""

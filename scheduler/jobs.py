@@ -143,6 +143,14 @@ class CrawlSupervisor:
             had = self.backoff.succeeded(site_id)
             if had:
                 logger.info("site %s: crawled again after %d failed crawl(s)", site_id, had)
+            errors = (outcome.get("counters") or {}).get("errors", 0)
+            if errors:  # the crawl's own request lines are quiet in the worker: say it here
+                logger.warning(
+                    "crawl of site %s: ok with %d error(s): %s",
+                    site_id,
+                    errors,
+                    outcome.get("reason") or "see /status",
+                )
             return 0
         if self.stopping:
             return 1

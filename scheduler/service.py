@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.sites import Site, load_sites
 from crawler.store import Store
+from crawler.store.migrate import migrate_in_child
 from scheduler.alerting import (
     SEND_TIMEOUT,
     AlertLoop,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
+class ServiceServer(uvicorn.Server):
     """uvicorn without its own signal handling: the service owns SIGTERM/SIGINT."""
 
     @contextlib.contextmanager
@@ -46,7 +47,20 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _trigger(config: ServiceConfig) -> Any:
+def http_server(app: Any, config: ServiceConfig) -> ServiceServer:
+    """uvicorn on `[server]` host and port, quiet, the service owning the signals."""
+    return ServiceServer(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+
+
+def crawl_trigger(config: ServiceConfig) -> Any:
     crawl = config.crawl
     if crawl.cron:
         return CronTrigger.from_crontab(crawl.cron, timezone=UTC)
@@ -82,6 +96,13 @@ def build_scheduler(
         name="summary",
         replace_existing=True,
     )
+    add_retention_job(scheduler, config)
+    scheduler.add_listener(_report, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    return scheduler
+
+
+def add_retention_job(scheduler: AsyncIOScheduler, config: ServiceConfig) -> None:
+    """The daily retention (none when retention_days is 0), first after the first crawls."""
     if config.crawl.retention_days > 0:
         scheduler.add_job(
             "scheduler.jobs:prune_store",
@@ -92,8 +113,6 @@ def build_scheduler(
             replace_existing=True,
             next_run_time=datetime.now(UTC) + RETENTION_FIRST,
         )
-    scheduler.add_listener(_report, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-    return scheduler
 
 
 def _add_crawl_jobs(
@@ -108,7 +127,7 @@ def _add_crawl_jobs(
     for index, site in enumerate(sites):
         scheduler.add_job(
             "scheduler.jobs:crawl_site",
-            _trigger(config),
+            crawl_trigger(config),
             args=[supervisor, site.id],
             id=f"crawl:{site.id}",
             name=f"crawl {site.id}",
@@ -208,22 +227,18 @@ async def serve(config: ServiceConfig, sites: Sequence[Site]) -> None:
 
     supervisor = CrawlSupervisor.from_config(config)
     scheduler = build_scheduler(config, sites, supervisor)
+    migrate_in_child(config.database_url)  # Alembic (~9 MB) would stay in this long-lived process
     with Store(config.database_url) as store:
         abandon_stale(store)
         sync_targets(store, config)
-        async with open_sender(store, config, sites) as sender, _watch(store, config) as watch:
+        async with (
+            open_sender(store, config, sites) as sender,
+            operator_watch(store, config) as watch,
+        ):
             alerts = alert_loop(sender, config)
             service = _feed_service(store, sites, config, supervisor, scheduler)
             supervisor.on_finished = _after_crawl(config, service, alerts, watch)
-            server = _Server(
-                uvicorn.Config(
-                    create_app(service),
-                    host=config.server.host,
-                    port=config.server.port,
-                    log_level="warning",
-                    lifespan="off",
-                )
-            )
+            server = http_server(create_app(service), config)
             await _run_until_stopped(server, scheduler, supervisor, alerts)
             await watch.stop()
     logger.info("stopped cleanly")
@@ -251,7 +266,7 @@ def _feed_service(
 
 
 @contextlib.asynccontextmanager
-async def _watch(store: Store, config: ServiceConfig) -> AsyncIterator[OperatorWatch]:
+async def operator_watch(store: Store, config: ServiceConfig) -> AsyncIterator[OperatorWatch]:
     """The operator watch, with its own HTTP client (closed after)."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False) as http:
         yield OperatorWatch(

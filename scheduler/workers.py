@@ -2,7 +2,7 @@
 
 One worker process runs up to `max_parallel` crawls at once on its own reactor. The parent
 never imports Scrapy: it writes jobs to the worker's stdin and reads outcomes from its stdout.
-Memory is the reason for one worker rather than one per slot: a worker is ~110 MB resident
+Memory is the reason for one worker rather than one per slot: a worker is ~90 MB resident
 with Scrapy loaded, and the service's bar is 200 MB for all its processes together.
 
 What can go wrong, and what happens:

@@ -24,6 +24,7 @@ from packaging.requirements import Requirement
 
 from feeds.health import health_view
 from replica import ReplicaServer
+from scheduler.cli import build_parser
 from scheduler.config import ServiceConfig
 from tests.helpers import ROOT, free_port
 
@@ -139,11 +140,11 @@ def test_lock_pins_every_dependency_with_hashes_at_the_tested_versions() -> None
 
 
 def compose_environment() -> dict[str, str]:
-    """The iomwatch service's environment in compose.yaml, `${VAR:-default}` as the default."""
+    """The roles' shared environment in compose.yaml, `${VAR:-default}` as the default."""
     text = (ROOT / "compose.yaml").read_text()
-    block = text.split("  iomwatch:\n", 1)[1].split("\n  postgres:\n", 1)[0]
-    env = block.split("    environment:\n", 1)[1].split("    volumes:\n", 1)[0]
-    pairs = re.findall(r"^      (IOMWATCH_\w+): (.*)$", env, re.MULTILINE)
+    block = text.split("x-iomwatch: &iomwatch\n", 1)[1].split("\nservices:\n", 1)[0]
+    env = block.split("  environment:\n", 1)[1].split("  volumes:\n", 1)[0]
+    pairs = re.findall(r"^    (IOMWATCH_\w+): (.*)$", env, re.MULTILINE)
     defaults = {k: re.sub(r"\$\{(\w+):[-?]([^}]*)\}", r"\2", v).strip('"') for k, v in pairs}
     return {k: v.replace("set POSTGRES_PASSWORD in .env", "secret") for k, v in defaults.items()}
 
@@ -159,6 +160,14 @@ def test_compose_environment_is_real_configuration() -> None:
     assert "postgres:16" in text and "iomwatch-data:/data" in text
     assert "postgres-data:/var/lib/postgresql/data" in text
     assert "stop_grace_period: 60s" in text, "the stop timeout make image-test uses"
+    commands = re.findall(r"^    command: \[(.*)\]$", text, re.MULTILINE)
+    roles = [build_parser().parse_args(json.loads(f"[{c}]")[1:]) for c in commands]
+    assert [(args.command, args.role) for args in roles] == [
+        ("run", "web"),
+        ("run", "scheduler"),
+        ("worker", "worker"),
+    ]
+    assert text.count("<<: *iomwatch") == 3, "every role shares the database and the config"
 
 
 def test_healthz_fails_when_the_scheduler_or_the_worker_is_gone() -> None:

@@ -14,8 +14,10 @@ Two views of the page are combined:
 The candidate's text locates the *article region* (the deepest element holding most of the
 text it kept; sibling containers of the same tag and class join it, since bodies cut by ad
 slots repeat their container). Inside the region, blocks the candidate skipped come back when
-structure says they are prose (enough words, few links, no chrome on the way up); blocks it
-kept far outside the region are dropped. When the candidate is empty, a paragraph-density
+structure says they are prose (enough words, few links, no chrome on the way up). Lines it
+kept are dropped when structure says they are no article text: outside the element holding
+most of its text, in a named box, the page's ``h1`` (the title is stored apart), or all link
+(a related headline). When the candidate is empty, a paragraph-density
 score picks the region instead.
 
 Every threshold lives in `Params`; `bench/generic.py` tunes them by cross-validation and
@@ -80,6 +82,10 @@ class Params:
     short_chars: int = 300  # a candidate this short yields to a density pick twice as long
     add_headings: bool = True  # skipped h2-h6 inside the region come back
     add_in_region: bool = False  # also add skipped prose inside the region itself
+    drop_link_share: float = 0.8  # a kept block this much link text is a headline list's entry
+    outside_share: float = 0.85  # kept blocks outside the element holding this share of the
+    # candidate's words (and outside the region's kin) are dropped; 1.0 drops none
+    drop_chrome: bool = True  # kept blocks in a named box (related, newsletter…) are dropped
 
 
 DEFAULT_PARAMS = Params()
@@ -329,6 +335,8 @@ def _select(blocks: list[Block], candidate: str, p: Params) -> tuple[list[str], 
     if region is None:
         return lines, "candidate"
     regions = _siblings(region, p.sibling_levels)
+    outer = _region(blocks, p.outside_share)
+    lines = _drop_stray(lines, blocks, regions | ({outer} if outer is not None else set()), p)
     inside = [b for b in blocks if not b.covered and _inside(b, regions)]
     _mark_chrome(inside, regions)
     where = _line_index(lines)
@@ -346,6 +354,35 @@ def _select(blocks: list[Block], candidate: str, p: Params) -> tuple[list[str], 
     for i, line in enumerate(lines):
         out += [line, *extra.get(i, [])]
     return out, "candidate+structure" if extra else "candidate"
+
+
+def _stray(b: Block, keep: set[lxml.html.HtmlElement], p: Params) -> bool:
+    """A block the candidate kept that is no article text: outside the region, in a named box,
+    the page's title (stored apart from the body), or a link."""
+    if b.el.tag == "h1" or not _inside(b, keep) or (p.drop_chrome and b.chrome):
+        return True
+    return b.link_chars >= p.drop_link_share * len(b.text)
+
+
+def _drop_stray(
+    lines: list[str], blocks: list[Block], keep: set[lxml.html.HtmlElement], p: Params
+) -> list[str]:
+    """The candidate's lines without those made mostly of stray blocks' shingles (`keep`: the
+    elements whose blocks may stay)."""
+    stray: Counter[tuple[str, ...]] = Counter()
+    kept: Counter[tuple[str, ...]] = Counter()
+    if p.drop_chrome:
+        _mark_chrome([b for b in blocks if b.covered], keep)
+    for b in blocks:
+        if b.covered:
+            (stray if _stray(b, keep, p) else kept).update(_shingles(b.tokens))
+    out = []
+    for line in lines:
+        own = list(_shingles(TOKEN.findall(line)))
+        bad = sum(s in stray and s not in kept for s in own)
+        if not own or 2 * bad < len(own):
+            out.append(line)
+    return out
 
 
 def _inside(b: Block, regions: set[lxml.html.HtmlElement]) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import pairwise, takewhile
 
 NEWLINE = re.compile(r"(\r\n|\n|\r)")
 WHITESPACE = re.compile(r"\s+")
@@ -28,6 +28,8 @@ SEGMENT_SPLIT = re.compile(r"\s*\|\s*")
 YEAR = re.compile(r"\b(?:19|20)\d\d\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b")
 BULLET = re.compile(r"^[•·▪◦*]\s")
 DATELINE_LEAD = re.compile(r"^[^\W\d][^.!?\d]{1,40}?\s[-–—]\s")  # "Place – " opening a teaser
+QUESTION_THEN_ACTION = re.compile(r"^[^?]{3,60}[?؟]\s+(?P<action>[^?.!]{2,30})$")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 MENU_MIN_STRONG = 4  # strong menu lines needed before a top block is called a menu
 MENU_MAX_WEAK_RUN = 3  # short lines allowed between two strong menu lines
@@ -37,6 +39,7 @@ SHORT_CHARS = 80  # ... and characters, and no sentence ending
 TEASER_WORDS = 15  # a line this long is a teaser, not a title (listing rows)
 ANCHOR_WORDS = 6  # the first unrepeated line this long starts the content
 UI_WORDS = 4  # repeated lines this short below the content start are links/buttons
+LINK_LIST_WORDS = 3  # a bulleted entry this short above the content is a link (a switcher)
 WIDGET_MIN_LINES = 4  # a figures widget: this many short lines in one paragraph ...
 WIDGET_MAX_WORDS = 7  # ... each at most this long, half of them carrying digits
 NEAR_DUP_SHARE = 0.6  # share of long lines two documents must have in common to count once
@@ -293,7 +296,14 @@ def classify(keys: Sequence[str], corpus: Corpus) -> list[bool]:
     heading = section_heading(keys, keep)
     if heading is not None:
         keep[heading] = False
+    if paras and anchor < paras[-1][0] and _lone_word(keys, paras[-1]):
+        keep[paras[-1][0]] = False  # a label closing the page below its content: a pager's
     return keep
+
+
+def _lone_word(keys: Sequence[str], para: Sequence[int]) -> bool:
+    """A paragraph of one word that could be a link's label (no digits, address or colon)."""
+    return len(para) == 1 and words(keys[para[0]]) == 1 and is_ui(keys[para[0]])
 
 
 def is_link_row(key: str) -> bool:
@@ -337,15 +347,33 @@ def section_heading(keys: Sequence[str], keep: Sequence[bool]) -> int | None:
 
 
 def _is_anchor(key: str, corpus: Corpus) -> bool:
-    return words(key) >= ANCHOR_WORDS and not corpus.is_template(key) and not is_leak(key)
+    return (
+        words(key) >= ANCHOR_WORDS
+        and not corpus.is_template(key)
+        and not is_leak(key)
+        and not is_call_to_action(key)
+    )
+
+
+def is_call_to_action(key: str) -> bool:
+    """A question followed by a link's label ("Cannot read this? View it online"): the line a
+    mailing's web copy opens with, never a title (a title ends on its question)."""
+    match = QUESTION_THEN_ACTION.match(key)
+    return match is not None and is_ui(match["action"])
+
+
+def is_link_item(key: str) -> bool:
+    """A bulleted entry of a few words: one link of a list (languages, sections)."""
+    return bool(BULLET.match(key)) and words(BULLET.sub("", key)) <= LINK_LIST_WORDS
 
 
 def _top_paragraph(
     keys: Sequence[str], corpus: Corpus, keep: list[bool], para: Sequence[int], anchor: int
 ) -> None:
     """Above the first content line: repeated lines, lone tokens, and a paragraph that opens
-    with repeated lines followed only by short ones (a language switcher and its feed links)."""
-    tmpl = [i for i in para if corpus.is_template(keys[i])]
+    with repeated lines or a list of link entries followed only by short ones (a language
+    switcher and its feed links); a call to action or a lone address line (a mailing's header)."""
+    tmpl = [i for i in para if corpus.is_template(keys[i]) or _header_line(keys, para, i)]
     rest = [i for i in para if i not in tmpl]
     opens_with_template = bool(tmpl) and tmpl[0] == para[0] and 2 * len(tmpl) >= len(para)
     if opens_with_template and all(is_short(keys[i]) for i in rest):
@@ -355,6 +383,16 @@ def _top_paragraph(
     for i in tmpl:
         if i < anchor or tmpl == list(para):
             keep[i] = False
+
+
+def _header_line(keys: Sequence[str], para: Sequence[int], i: int) -> bool:
+    """A line of a page's header by its shape alone (see `_top_paragraph`)."""
+    if is_call_to_action(keys[i]):
+        return True
+    if len(para) == 1 and is_short(keys[i]) and EMAIL.search(keys[i]):
+        return True
+    lead = list(takewhile(lambda j: is_link_item(keys[j]), para))  # the list opening it
+    return len(lead) >= 2 and i in lead
 
 
 def clean_text_corpus(docs: Sequence[str], family: Family | None = None) -> list[str]:

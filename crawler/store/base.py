@@ -14,6 +14,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from crawler.exceptions import StoreBusyError, StoreError
+from crawler.store.migrate import at_head
 from crawler.store.schema import make_engine
 
 if TYPE_CHECKING:
@@ -56,7 +57,10 @@ class StoreBase:
             self.migrate()
 
     def migrate(self) -> None:
-        """Bring the schema to the latest Alembic revision."""
+        """Bring the schema to the latest Alembic revision (Alembic imported only to change it:
+        long-lived processes open stores on a migrated database, see crawler.store.migrate)."""
+        if at_head(self.engine):
+            return
         from crawler.store.migrations import upgrade
 
         try:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy import Column, Executable, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.store.base import writes
@@ -29,7 +29,14 @@ from crawler.store.records import (
     ReleaseQuery,
     StoredRelease,
 )
-from crawler.store.schema import events, release_urls, release_versions, releases, utcnow
+from crawler.store.schema import (
+    events,
+    release_urls,
+    release_versions,
+    releases,
+    url_failures,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -47,6 +54,9 @@ GROUP_CHUNK = 500  # keys per IN (...) of `releases_of_groups`
 # SQLite and PostgreSQL have it): one statement, no savepoint, and a concurrent writer's row
 # wins as the earlier select-then-insert let it.
 STORED = select(releases.c.id, releases.c.content_hash).where(releases.c.id == bindparam("b_rid"))
+DIGEST = select(releases.c.content_hash, releases.c.title, releases.c.url).where(
+    releases.c.id == bindparam("b_rid")
+)
 URL_OWNERS = select(release_urls.c.release_id).where(
     release_urls.c.url_hash.in_(bindparam("b_keys", expanding=True))
 )
@@ -54,6 +64,7 @@ OWNER_URLS = select(release_urls.c.url).where(release_urls.c.release_id == bindp
 SAME_CONTENT = select(releases.c.id).where(
     releases.c.site == bindparam("b_site"), releases.c.content_hash == bindparam("b_digest")
 )
+FORGET_FAILURE = delete(url_failures).where(url_failures.c.url_hash == bindparam("b_key"))
 INSERT_RELEASE = insert(releases)
 INSERT_VERSION = insert(release_versions)
 # table -> the unique columns a repeat of its row conflicts on, and what an insert returns:
@@ -119,17 +130,23 @@ class ReleaseStore(OutboxStore):
             return [r.url for r in conn.execute(stmt)]
 
     @writes("releases")
-    def save_release(self, item: Release, *, emit_updates: bool = True) -> str | None:
+    def save_release(
+        self, item: Release, *, emit_updates: bool = True, cleared_failure: str | None = None
+    ) -> str | None:
         """Insert or update a release; returns the event recorded: "new", "updated" or None.
 
         Bodies and the raw page are cut to the storage bounds first (flag "truncated"). Each
         recorded event keeps the raw page it came from (`release_versions`), in one transaction.
+        `cleared_failure`: a URL whose remembered failure (FailureStore) this page ends, in the
+        same transaction (a crawl saves a hundred pages: one commit each, not two).
         """
         now = utcnow()
         rid = release_id(item.site, item.url, item.node_id, item.lang)
         values = _release_values(item, now)
         digest = values["content_hash"]
         with self.engine.begin() as conn:
+            if cleared_failure:
+                conn.execute(FORGET_FAILURE, {"b_key": url_key(cleared_failure)})
             existing = _stored(conn, rid)
             if existing is None and (owner := _stored_without_node(conn, item)):
                 rid, existing = owner, _stored(conn, owner)
@@ -186,6 +203,13 @@ class ReleaseStore(OutboxStore):
         stmt = select(func.count()).select_from(releases).where(query_clause(query))
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    def stored_digest(self, rid: str) -> tuple[str, str | None, str] | None:
+        """A release's content hash, title and URL, or None when it is not stored: what a
+        crawl compares a page's new body with (the hash is of the stored title and body)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(DIGEST, {"b_rid": rid}).first()
+        return (row.content_hash, row.title, row.url) if row else None
 
     def get_release(self, rid: str) -> StoredRelease | None:
         with self.engine.connect() as conn:

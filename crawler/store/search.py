@@ -63,6 +63,8 @@ def index_text(text: str) -> str:
 
 
 def _without_article(word: str) -> str | None:
+    if not word.startswith(ARABIC_ARTICLES):  # one test for the words of other scripts
+        return None
     for article in ARABIC_ARTICLES:
         if word.startswith(article) and len(word) - len(article) >= 2:
             return word[len(article) :]

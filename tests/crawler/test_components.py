@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse, Request
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.misc import warn_on_generator_with_return_value
 
 from crawler.extensions import (
     ARTICLES_UNRESOLVED,
@@ -23,6 +26,7 @@ from crawler.extensions import (
 from crawler.items import listing_page
 from crawler.middlewares import CONDITIONAL, ConditionalRequestMiddleware
 from crawler.pipelines import BoilerplatePipeline, StorePipeline, ValidationPipeline
+from crawler.run import project_settings
 from crawler.settings import CrawlOptions, scrapy_settings
 from crawler.sites import Site
 from crawler.spiders.iom import IomSpider
@@ -57,6 +61,29 @@ def test_the_spider_and_components_open_nothing_when_built(tmp_path: Path) -> No
     assert spider.site is SITE
     assert not missing.exists(), "a constructor opened the store"
     assert not stores.users
+
+
+def _returns_a_value() -> Iterator[int]:
+    yield 1
+    return 2  # what Scrapy's check would warn about, after reading this source
+
+
+def test_scrapy_reads_no_callback_source_per_response(tmp_path: Path) -> None:
+    """Scrapy's check of a callback (its source read and parsed) is off: it ran for every
+    response, its cache keyed on a bound method that each request makes anew."""
+    url = f"sqlite:///{tmp_path / 'iomwatch.db'}"
+    settings = project_settings(scrapy_settings(CrawlOptions(), database_url=url))
+    spider = IomSpider.from_crawler(Crawler(IomSpider, settings), site=SITE)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warn_on_generator_with_return_value(spider, _returns_a_value)
+    assert seen == []
+    spider.settings.frozen = False
+    spider.settings.set("WARN_ON_GENERATOR_RETURN_VALUE", True)  # Scrapy's default
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warn_on_generator_with_return_value(spider, _returns_a_value)
+    assert seen, "the check would have run"
 
 
 def test_the_store_opens_at_the_first_acquire_and_closes_at_the_last_release(

@@ -124,7 +124,7 @@ def test_sign_up_confirm_by_button_then_active(store: Store) -> None:
         assert f"form-action 'self' {BASE_URL}" in index.headers["content-security-policy"]
         fields = subscribe_form(index.text)
         assert fields == [("country", "Mali"), ("type", "press_release"), ("q", "Bamako")]
-        assert '<option value="fr" lang="fr">français</option>' in index.text
+        assert '<option value="fr" lang="fr">Français</option>' in index.text
 
         form = [*fields, ("email", "Analyst@Example.org"), ("mail_lang", "fr")]
         answer = http.post("/subscribe", data=dict(form))

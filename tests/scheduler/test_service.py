@@ -112,3 +112,49 @@ def test_run_publishes_new_releases_and_stops_cleanly(
         code, _, out = stop_service(again, bound=40, log=tmp_path / "service.log")
         store.close()
     assert code == 0, out
+
+
+def test_an_unreachable_site_is_one_line_per_failed_crawl_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    """`make run` offline: robots.txt and every listing fail to connect (retried by Scrapy);
+    the log says each failed crawl once, with its reason, and shows no traceback."""
+    closed = free_port()  # nothing listens here: connection refused, like a dead host
+    sites = tmp_path / "sites.toml"
+    sites.write_text(
+        '[[site]]\nid = "dead"\nname = "Dead"\n'
+        f'base_url = "http://127.0.0.1:{closed}"\nlanguages = ["en", "fr"]\n'
+        'news_paths = ["/news", "/fr/news"]\n'
+    )
+    port = free_port()
+    db = f"sqlite:///{tmp_path / 'iomwatch.db'}"
+    config = write_config(
+        tmp_path / "config.toml",
+        sites_file=sites,
+        database_url=db,
+        data_dir=tmp_path,
+        extra="interval_minutes = 0.05\njitter_seconds = 0\nstop_grace_seconds = 3\n"
+        "backoff_max_minutes = 0\n"
+        f'[server]\nport = {port}\nbase_url = "http://127.0.0.1:{port}"\n',
+    )
+    proc = start_service(config)
+    try:
+        store = Store(db)
+        wait_for(
+            lambda: sum(r.status == "failed" for r in store.runs("dead", limit=20)) >= 2,
+            90,
+            "two failed crawls of the dead site",
+        )
+        code, _, log = stop_service(proc, bound=40, log=tmp_path / "service.log")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, log[-3000:]
+    failed = sum(r.status == "failed" for r in store.runs("dead", limit=50))
+    lines = [line for line in log.splitlines() if "crawl of site dead failed" in line]
+    assert failed >= 2 and len(lines) in (failed, failed - 1)  # the last may end at the stop
+    assert "Connection refused" in lines[0] or "ConnectionRefused" in lines[0], lines[0]
+    assert "Traceback" not in log, log[-3000:]
+    for noise in ("Gave up retrying", "Error downloading", "listing http"):
+        assert noise not in log, noise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,45 @@ def test_output_html_is_sanitised() -> None:
     art = extract_article(page(f"<article>{evil}{paras(PROSE[1:])}</article>"))
     assert PROSE[0] in art.text
     assert "onerror" not in art.html and "alert(1)" not in art.html
+
+
+STRAYS = {
+    "link": "Ten more stories about the river this week",
+    "boxed": "Sign up for our morning letter today",
+    "outside": "A teaser for a story about the city budget",
+}
+
+
+def _stray_page() -> str:
+    """Body paragraphs plus three lines a candidate may keep that are no article text: a
+    headline that is all link, a line in a named box inside the article, one outside it."""
+    boxed = f'<div class="newsletter-box"><p>{STRAYS["boxed"]}</p></div>'
+    body = paras(PROSE) + f'<p><a href="/more">{STRAYS["link"]}</a></p>{boxed}'
+    outside = f'<div class="note"><p>{STRAYS["outside"]}</p></div>'
+    return page(f'<article><div class="body">{body}</div></article>{outside}')
+
+
+def test_candidate_lines_that_are_no_article_text_are_dropped() -> None:
+    candidate = "\n".join([*PROSE, *STRAYS.values()])
+    root = parse_page(_stray_page())
+    assert root is not None
+    art = extract_with_candidate(root, candidate, None, DEFAULT_PARAMS)
+    assert all(p in art.text for p in PROSE)
+    assert [s for s in STRAYS.values() if s in art.text] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "back"),
+    [
+        ({"drop_link_share": 1.01}, "link"),
+        ({"drop_chrome": False}, "boxed"),
+        ({"outside_share": 1.0}, "outside"),
+    ],
+)
+def test_each_drop_threshold_is_observed(change: dict[str, object], back: str) -> None:
+    candidate = "\n".join([*PROSE, *STRAYS.values()])
+    root = parse_page(_stray_page())
+    assert root is not None
+    params = dataclasses.replace(DEFAULT_PARAMS, **change)
+    art = extract_with_candidate(root, candidate, None, params)
+    assert [k for k, s in STRAYS.items() if s in art.text] == [back]

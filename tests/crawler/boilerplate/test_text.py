@@ -159,3 +159,36 @@ def test_family_labels_are_learned_from_the_other_sites_only() -> None:
     (out,) = clean_text_corpus([doc], family)
     assert out == "\nWhat we do\n\nThe office runs programmes in four areas of work."
     assert clean_text_corpus([doc]) == [doc], "without the family there is no evidence"
+
+
+BODY = (
+    "Floods Close the Old Bridge\n\n"
+    "Dakar – Heavy rains displaced thousands of people, the organization said on Monday.\n\n"
+    "Teams handed out shelter kits in the worst-hit districts:\n\n"
+    "  • Shelter kits\n  • Clean water\n  • Health care\n"
+)
+
+
+def test_a_switcher_list_above_the_content_goes_and_a_list_in_it_stays() -> None:
+    """Short bulleted entries above the first content line are links (languages), and the
+    short lines after them in the same paragraph (a feed link, an update time) go with them."""
+    doc = "  • English\n  • Français\nFollow this page's feed\nUpdated: 5 min ago\n\n" + BODY
+    (out,) = clean_text_corpus([doc])
+    assert out == "\n" + BODY
+
+
+def test_a_mailing_header_goes_and_a_question_title_stays() -> None:
+    header = (
+        "Cannot read this letter? View online\n\n12 March 2021\n\nWrite to: desk@example.org\n\n"
+    )
+    (out,) = clean_text_corpus([header + BODY])
+    assert out == "\n12 March 2021\n\n\n" + BODY
+    question = "Will the River Rise Again This Week?\n\n" + BODY
+    assert clean_text_corpus([question]) == [question]
+
+
+def test_a_label_closing_the_page_goes() -> None:
+    (out,) = clean_text_corpus([BODY + "\nPages"])
+    assert out == BODY
+    truncated = BODY + "The shelters will stay open while the water\nrecedes"
+    assert clean_text_corpus([truncated]) == [truncated], "a line of a paragraph stays"

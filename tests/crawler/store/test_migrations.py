@@ -1,4 +1,5 @@
-"""Migrations: 0002 carries rows over, the schema matches the tables, processes migrate together.
+"""Migrations: 0002 carries rows over, the schema matches the tables, processes migrate together,
+a store on a migrated database never imports Alembic, a child process migrates for the service.
 
 On SQLite and on the real PostgreSQL server.
 """
@@ -8,15 +9,19 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import column, create_engine, select, table, text
 
+from crawler.exceptions import StoreError
 from crawler.store import ReleaseQuery, Store
+from crawler.store.migrate import at_head, head_revisions, migrate_in_child
 from crawler.store.migrations import alembic_config, upgrade
 from crawler.store.schema import UtcDateTime, metadata
 from tests.helpers import ROOT
@@ -96,16 +101,22 @@ def test_the_migrated_schema_has_every_table_and_column_of_the_code(store: Store
 MIGRATE = """
 import sys
 from crawler.store import Store
+from crawler.store.migrate import migrate_in_child
 print("ready", flush=True)
 sys.stdin.readline()
+if sys.argv[2] == "child":
+    migrate_in_child(sys.argv[1])
 Store(sys.argv[1]).close()
 """
 
 
-def test_three_processes_migrating_an_empty_database_at_once_all_succeed(store_url: str) -> None:
+@pytest.mark.parametrize("how", ["in-process", "child"])
+def test_three_processes_migrating_an_empty_database_at_once_all_succeed(
+    store_url: str, how: str
+) -> None:
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", MIGRATE, store_url],
+            [sys.executable, "-c", MIGRATE, store_url, how],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -127,3 +138,52 @@ def test_three_processes_migrating_an_empty_database_at_once_all_succeed(store_u
         versions = conn.execute(select(column("version_num")).select_from(table("alembic_version")))
         assert len(versions.all()) == 1
     engine.dispose()
+
+
+def test_the_heads_read_from_the_revision_files_are_alembics() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert head_revisions() == frozenset(script.get_heads())
+    assert len(head_revisions()) == 1
+
+
+def test_a_database_is_at_head_only_once_every_migration_ran(store_url: str) -> None:
+    engine = create_engine(store_url)
+    assert not at_head(engine)  # empty: no alembic_version yet
+    upgrade(engine, "0001")
+    assert not at_head(engine)
+    upgrade(engine)
+    assert at_head(engine)
+    engine.dispose()
+
+
+OPEN_MIGRATED = """
+import sys
+from crawler.store import Store
+from crawler.store.migrate import migrate_in_child
+migrate_in_child(sys.argv[1])
+Store(sys.argv[1]).close()
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("alembic", "mako")))
+"""
+
+
+def test_the_child_migrates_and_the_parent_never_imports_alembic(store_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", OPEN_MIGRATED, store_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    engine = create_engine(store_url)
+    assert at_head(engine)
+    engine.dispose()
+
+
+def test_a_child_migration_that_fails_says_why(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-database.db"
+    bad.write_bytes(b"this is no SQLite file" * 100)
+    with pytest.raises(StoreError, match=r"the schema migration failed: .*not a database"):
+        migrate_in_child(f"sqlite:///{bad}")

@@ -220,3 +220,24 @@ def test_a_known_url_keeps_its_release_and_an_event_is_recorded_once(store: Stor
     assert store.save_release(edited) is None  # this edit was recorded already: no second event
     assert [e.kind for e in store.events_since()] == ["new", "new", "updated", "updated"]
     assert len(store.raw_versions("mali-fr-812")) == 3  # one raw page per recorded event
+
+
+def test_a_save_clears_the_failure_of_the_url_it_names(store: Store) -> None:
+    """In the save's own transaction: the pipeline's one commit per page."""
+    gone, other = "https://mali.iom.int/news/gone", "https://mali.iom.int/news/other"
+    later = datetime(2999, 1, 1, tzinfo=UTC)
+    for url in (gone, other):
+        store.remember_failure("mali", url, "404", retry_after=later)
+    store.save_release(release(), cleared_failure=gone)
+    assert store.failing_urls([gone, other]) == {other}
+    store.save_release(release())  # an unchanged page, no URL named: nothing cleared
+    assert store.failing_urls([gone, other]) == {other}
+
+
+def test_the_stored_digest_is_the_hash_title_and_url_of_the_stored_release(store: Store) -> None:
+    item = release(node_id="42")
+    assert store.stored_digest("mali-fr-42") is None
+    store.save_release(item)
+    stored = store.get_release("mali-fr-42")
+    assert stored is not None
+    assert store.stored_digest("mali-fr-42") == (stored.content_hash, item.title, item.url)

@@ -50,10 +50,11 @@ WORKDIR /data
 USER 10001
 VOLUME ["/data"]
 EXPOSE 8080
-# /healthz answers 503 when the scheduler has stopped or the crawl worker is lost, not only
-# when the HTTP loop is down.
+# Roles all and web: /healthz, which answers 503 when the scheduler has stopped or the crawl
+# worker is lost, not only when the HTTP loop is down; scheduler and worker: no port, healthy
+# while running (scheduler/healthcheck.py).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('IOMWATCH_SERVER_PORT', '8080'), timeout=4)"]
+    CMD ["python", "-m", "scheduler.healthcheck"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["iomwatch", "run"]

@@ -26,6 +26,7 @@ from feeds.health import health_view
 from replica import ReplicaServer
 from scheduler.cli import build_parser
 from scheduler.config import ServiceConfig
+from scheduler.healthcheck import healthy, role_of
 from tests.helpers import ROOT, free_port
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -187,3 +188,16 @@ def test_healthz_fails_when_the_scheduler_or_the_worker_is_gone() -> None:
     code, body = health_view(broken)
     assert code == 503 and body["problems"] == ["status hook: RuntimeError"]
     assert health_view(None) == (200, {"status": "ok"}), "the bare app: only the loop"
+
+
+def test_the_healthcheck_knows_each_role() -> None:
+    """Under --network host, a worker asking 8080 would hear another container's web role."""
+    tini = ["/usr/bin/tini", "--"]
+    assert role_of([*tini, "/opt/iomwatch/bin/iomwatch", "run"]) == "all"
+    assert role_of([*tini, "iomwatch", "run", "--role", "web"]) == "web"
+    assert role_of([*tini, "iomwatch", "run", "--role=scheduler"]) == "scheduler"
+    assert role_of([*tini, "iomwatch", "worker"]) == "worker"
+    closed = str(free_port())  # nothing answers there
+    assert healthy("worker", closed) and healthy("scheduler", closed)
+    assert not healthy("web", closed) and not healthy("all", closed)
+    assert "scheduler.healthcheck" in instruction("HEALTHCHECK")

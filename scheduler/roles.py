@@ -40,7 +40,7 @@ from scheduler.engine import (
     queue_counts,
 )
 from scheduler.jobs import CrawlSupervisor, SiteBackoff
-from scheduler.service import http_server, operator_watch, serve
+from scheduler.service import http_server, operator_watch
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -54,14 +54,11 @@ ALERT_PASSES = 50  # passes of one send_alerts job at most (a backlog larger wai
 CLUSTER_REFRESH_SECONDS = 5.0  # the web role's view of queues and workers, for /status
 
 
-def run_role(config: ServiceConfig, role: str = "all") -> int:
-    """Run one role until SIGTERM/SIGINT; the exit code."""
-    if role != "all":  # a clear error before anything starts: these need PostgreSQL
-        conninfo(config.database_url)
+def run_role(config: ServiceConfig, role: str) -> int:
+    """Run one role of a scaled-out deployment until SIGTERM/SIGINT; the exit code. (Role
+    `all` is scheduler/service.py `run_service`: it does not import the task engine.)"""
+    conninfo(config.database_url)  # a clear error before anything starts: these need PostgreSQL
     sites = load_sites(config.sites_file)
-    if role == "all":
-        asyncio.run(serve(config, sites))
-        return 0
     if role == "web":
         asyncio.run(serve_web(config, sites))
         return 0

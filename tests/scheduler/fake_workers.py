@@ -88,3 +88,17 @@ job = json.loads(sys.stdin.readline())
 print(json.dumps({"type": "done", "job": job["job"], "site": job["site"], "status": "ok",
                   "counters": {}}), flush=True)
 """
+
+# Reports every job ok, with two failed articles (the run's reason names them).
+ERRORS_WORKER = """
+import json, sys
+sys.stdin.readline()
+print(json.dumps({"type": "ready", "pid": 0}), flush=True)
+for line in sys.stdin:
+    job = json.loads(line)
+    if job["type"] == "stop":
+        break
+    print(json.dumps({"type": "done", "job": job["job"], "site": job["site"], "status": "ok",
+                      "reason": "http://a/1: 404; http://a/2: 404", "counters": {"errors": 2}}),
+          flush=True)
+"""

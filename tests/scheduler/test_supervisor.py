@@ -18,7 +18,7 @@ from scheduler.commands import migrate_store
 from scheduler.config import ServiceConfig
 from scheduler.jobs import CrawlSupervisor, SiteBackoff
 from tests.helpers import write_config
-from tests.scheduler.fake_workers import DYING_WORKER, FAILING_WORKER
+from tests.scheduler.fake_workers import DYING_WORKER, ERRORS_WORKER, FAILING_WORKER
 from tests.scheduler.test_service import wait_for
 
 
@@ -182,3 +182,22 @@ def test_the_status_hook_gives_each_site_its_next_run_and_backoff(tmp_path: Path
     assert rows[sites[0].id]["backoff"] == "20 min" and rows[sites[1].id]["backoff"] == ""
     assert all(row["next_run"] for row in rows.values())
     assert status["site_counts"] == {"ok": 0, "failing": 0, "backing_off": 1, "running": 0}
+
+
+def test_an_ok_crawl_with_errors_says_so_once_and_does_not_back_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker quiets a site's per-request lines: the supervisor's line is the one left."""
+    supervisor = supervisor_for(tmp_path, [sys.executable, "-c", ERRORS_WORKER])
+
+    async def twice() -> list[int]:
+        try:
+            return [await supervisor.crawl("mali"), await supervisor.crawl("mali")]
+        finally:
+            await supervisor.stop()
+
+    with caplog.at_level(logging.WARNING, logger="scheduler.jobs"):
+        assert asyncio.run(twice()) == [0, 0]
+    lines = [r.getMessage() for r in caplog.records if r.name == "scheduler.jobs"]
+    assert lines == ["crawl of site mali: ok with 2 error(s): http://a/1: 404; http://a/2: 404"] * 2
+    assert supervisor.backoff.waiting("mali") == 0 and not supervisor.backoff.failures

@@ -66,6 +66,7 @@ from feeds.pages import (
 from feeds.security import SecurityHeadersMiddleware, security_headers
 from feeds.status import StatusHook, collect_status
 from feeds.subscriptions import SubscriptionPages
+from feeds.unavailable import DATABASE_AWAY, DatabaseAwayHandler
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -347,7 +348,11 @@ def create_app(service: FeedService) -> Starlette:
             Middleware(SecurityHeadersMiddleware, headers=security_headers(service.base_url)),
             Middleware(GZipMiddleware, minimum_size=512),
         ],
-        exception_handlers={BadQueryError: service.bad_query, 404: service.not_found},
+        exception_handlers={
+            BadQueryError: service.bad_query,
+            404: service.not_found,
+            **dict.fromkeys(DATABASE_AWAY, DatabaseAwayHandler(service.error)),
+        },
     )
     app.router.redirect_slashes = False  # see FeedService.not_found
     app.state.service = service

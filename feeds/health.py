@@ -8,6 +8,8 @@ busy. Its keys used here, each optional (a hook without them reports what it has
 - `worker_pid`: int | None, the crawl worker's pid, None while no worker runs (none started
   yet, or one retired and the next job starts its successor: both normal);
 - `running`: the sites being crawled now; crawls running with no worker means it was lost.
+A web replica's hook has none of these but `role` and `cluster` (the engine's queues, or
+`{"error": ...}` while the database is unreachable: then it is failing).
 """
 
 from __future__ import annotations
@@ -31,8 +33,7 @@ def health_view(hook: StatusHook | None) -> tuple[int, dict[str, Any]]:
         logger.exception("status hook failed in /healthz")
         return 503, {"status": "failing", "problems": [f"status hook: {type(exc).__name__}"]}
     if "scheduler_running" not in state and "worker_pid" not in state:
-        # a web replica of a scaled-out deployment: it serves; the engine's view is its extra
-        return 200, {"status": "ok", **{k: v for k, v in state.items() if k in ("role", "cluster")}}
+        return _replica_health(state)
     crawls = sorted(state.get("running", ()))
     scheduler = {"running": state.get("scheduler_running"), "jobs": len(state.get("next_run", {}))}
     worker = {"pid": state.get("worker_pid"), "crawls": crawls}
@@ -49,3 +50,14 @@ def health_view(hook: StatusHook | None) -> tuple[int, dict[str, Any]]:
     if problems:
         body["problems"] = problems
     return (503 if problems else 200), body
+
+
+def _replica_health(state: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A web replica of a scaled-out deployment: healthy while it reaches the database (its
+    background view of the engine's queues says when it does not); the view is its extra."""
+    body: dict[str, Any] = {k: v for k, v in state.items() if k in ("role", "cluster")}
+    cluster = state.get("cluster")
+    away = cluster.get("error") if isinstance(cluster, Mapping) else None
+    if away:
+        return 503, {"status": "failing", **body, "problems": ["the database is unreachable"]}
+    return 200, {"status": "ok", **body}

@@ -97,10 +97,23 @@ class ClusterView:
     async def refresh_forever(self) -> None:
         while True:
             try:
-                self.state = await queue_counts(self.app)
-            except Exception as exc:  # the database is away: say so, try again
-                self.state = {"error": f"{type(exc).__name__}: {exc}"}
+                # bounded: the pool waits 30 s for a connection, /healthz must know sooner
+                counts = await asyncio.wait_for(queue_counts(self.app), CLUSTER_REFRESH_SECONDS)
+            except Exception as exc:  # the database is away: say so (the type: public), retry
+                if "error" not in self.state:
+                    logger.warning("web: the engine's queues unreadable: %s", _reason(exc))
+                self.state = {"error": type(exc).__name__}
+            else:
+                if "error" in self.state:
+                    logger.info("web: the engine's queues readable again")
+                self.state = counts
             await asyncio.sleep(CLUSTER_REFRESH_SECONDS)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: a driver's message may span several ("Is the server running...")."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 async def serve_web(config: ServiceConfig, sites: Sequence[Site]) -> None:

@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from crawler.boilerplate import SiteTemplate, extract_html, learn_html
 from crawler.boilerplate.single import (
@@ -50,7 +51,7 @@ from crawler.boilerplate.single import (
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "generic-dev"
 TOKEN = re.compile(r"\w+")
 SEED = 20240601
-GRID = {
+GRID: dict[str, tuple[Any, ...]] = {
     "region_share": (0.7, 0.85),
     "sibling_levels": (0, 3),
     "short_chars": (300, 600),

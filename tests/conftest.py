@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from replica import ReplicaServer
 PG_URL = os.environ.get("IOMWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def pg_schema_url() -> Iterator[str]:
+def pg_schema_url() -> Generator[str, None, None]:
     """A PostgreSQL URL whose search_path is a fresh schema; dropped when the generator closes."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)

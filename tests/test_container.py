@@ -174,7 +174,7 @@ def test_compose_environment_is_real_configuration() -> None:
 def test_healthz_fails_when_the_scheduler_or_the_worker_is_gone() -> None:
     code, body = health_view(lambda: {"scheduler_running": True, "worker_pid": 7, "running": []})
     assert (code, body["status"], body["worker"]["pid"]) == (200, "ok", 7)
-    idle = {"scheduler_running": True, "worker_pid": None, "running": []}
+    idle: dict[str, object] = {"scheduler_running": True, "worker_pid": None, "running": []}
     assert health_view(lambda: idle)[0] == 200, "no worker between crawls is normal"
     code, body = health_view(lambda: {"scheduler_running": False, "next_run": {"a": None}})
     assert code == 503 and body["problems"] == ["the scheduler is not running"]

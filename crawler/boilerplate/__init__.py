@@ -2,7 +2,10 @@
 
 * DOM mode (`crawler.boilerplate.dom`): `SiteTemplate` per site, `learn_html` adds one page,
   `extract_html` gives a `CleanPage` (text + sanitised HTML).
-* Text mode (`crawler.boilerplate.text`): `clean_text_corpus` on one site's text documents.
+* Text mode (`crawler.boilerplate.text`): `clean_text_corpus` on one site's text documents
+  (its lines: `crawler.boilerplate.lines`).
+* One page, no history (`crawler.boilerplate.single`, its text blocks in
+  `crawler.boilerplate.blocks`).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ Two views of the page are combined:
 1. **A precision-first candidate** from trafilatura (``favor_precision``, fast mode: no
    readability/justext fallback pass). It is rarely wrong about what it keeps, but it stops
    early on bodies split into several sibling containers and sometimes returns nothing.
-2. **The page's own structure**: every text block of the DOM, its link share, whether it sits
-   in a landmark or in a box named share/related/newsletter/…
+2. **The page's own structure** (`crawler.boilerplate.blocks`): every text block of the DOM,
+   its link share, whether it sits in a landmark or in a box named share/related/newsletter/…
 
 The candidate's text locates the *article region* (the deepest element holding most of the
 text it kept; sibling containers of the same tag and class join it, since bodies cut by ad
@@ -30,43 +30,25 @@ import html as html_lib
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import lxml.html
 import trafilatura
 from lxml import etree
 
-from crawler.boilerplate.dom import LANDMARK_ROLES, LANDMARK_TAGS
+from crawler.boilerplate.blocks import (
+    TOKEN,
+    Block,
+    mark_chrome,
+    normalize_space,
+    strip_non_content,
+    text_blocks,
+)
 from crawler.parsing.sanitize import sanitize_html
 
-TOKEN = re.compile(r"\w+")
-SPACES = re.compile(r"\s+")
 URLISH = re.compile(r"\S*[/.]\S*")  # one "word" with slashes or dots: a URL, a file name
-CLASS_SPLIT = re.compile(r"[\s_-]+")
 PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
 
-DROP_TAGS = (
-    "script", "style", "noscript", "template", "svg", "iframe", "canvas", "button", "input",
-    "select", "textarea", "object", "embed", "link", "meta", "head", "dialog", "title",
-)  # fmt: skip
-# Everything else is a block, custom elements (<article-body>, <app-root>) included.
-INLINE_TAGS = frozenset(
-    {
-        "a", "span", "em", "strong", "b", "i", "u", "s", "small", "big", "sup", "sub", "abbr",
-        "cite", "code", "time", "mark", "q", "font", "img", "br", "wbr", "label", "var", "kbd",
-        "samp", "dfn", "bdi", "bdo", "del", "ins", "strike", "tt", "data", "picture", "source",
-    }
-)  # fmt: skip
-# Words in class/id names that mark a box as chrome on any site (not strings of any one site).
-HINT_TOKENS = frozenset(
-    {
-        "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "cookie", "consent",
-        "share", "sharing", "social", "newsletter", "subscribe", "signup", "related", "sidebar",
-        "footer", "pager", "pagination", "promo", "comment", "comments", "advert", "ad", "ads",
-        "byline", "author", "meta", "tags", "recommended", "trending", "popular", "widget",
-        "caption", "credit", "hidden", "modal", "popup", "banner", "toolbar", "header",
-    }
-)  # fmt: skip
 HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
 
 
@@ -100,20 +82,6 @@ class ExtractedArticle:
     source: str = "empty"  # "candidate+structure", "structure" or "empty": how it was found
 
 
-@dataclass
-class Block:
-    """A run of inline text directly inside one block element."""
-
-    el: lxml.html.HtmlElement
-    text: str
-    tokens: list[str]
-    link_chars: int
-    leaf: bool  # the element has no block children: it can be serialised whole
-    covered: bool = False
-    chrome: bool = False
-    ancestors: list[lxml.html.HtmlElement] = field(default_factory=list)
-
-
 def extract_article(
     html: str, url: str | None = None, *, params: Params = DEFAULT_PARAMS
 ) -> ExtractedArticle:
@@ -129,8 +97,8 @@ def extract_with_candidate(
 ) -> ExtractedArticle:
     """`extract_article` on a parsed page and a given candidate text (consumes `root`); the
     bench computes the candidate once per page and tries many `Params` on it."""
-    _strip(root)
-    blocks = list(_blocks(root))
+    strip_non_content(root)
+    blocks = list(text_blocks(root))
     if not blocks:
         return ExtractedArticle("", "")
     lines, source = _select(blocks, candidate, params)
@@ -161,48 +129,6 @@ def candidate_text(root: lxml.html.HtmlElement, url: str | None) -> str:
     return ""
 
 
-def _strip(root: lxml.html.HtmlElement) -> None:
-    for el in list(root.iter(*DROP_TAGS)):
-        if isinstance(el, lxml.html.HtmlElement) and el.getparent() is not None:
-            el.drop_tree()
-
-
-def _norm(text: str | None) -> str:
-    return SPACES.sub(" ", text).strip() if text else ""
-
-
-def _blocks(root: lxml.html.HtmlElement) -> Iterator[Block]:
-    """Every block element's own inline text, in document order."""
-    for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag in INLINE_TAGS or el.tag == "html":
-            continue
-        parts: list[str] = []
-        links = [0]
-        leaf = _inline_text(el, parts, links, in_link=False)
-        text = _norm("".join(parts))
-        if text:
-            yield Block(el, text, TOKEN.findall(text), links[0], leaf)
-
-
-def _inline_text(
-    el: lxml.html.HtmlElement, parts: list[str], links: list[int], in_link: bool
-) -> bool:
-    """Append el's text down to (not into) nested blocks; False when it has nested blocks."""
-    leaf = True
-    if el.text:
-        parts.append(el.text)
-        links[0] += len(_norm(el.text)) if in_link else 0
-    for child in el:
-        if isinstance(child.tag, str) and child.tag not in INLINE_TAGS:
-            leaf = False
-        elif isinstance(child.tag, str):
-            leaf = _inline_text(child, parts, links, in_link or child.tag == "a") and leaf
-        if child.tail:
-            parts.append(child.tail)
-            links[0] += len(_norm(child.tail)) if in_link else 0
-    return leaf
-
-
 def _shingles(tokens: list[str]) -> Iterator[tuple[str, ...]]:
     if len(tokens) < 4:
         yield tuple(tokens)
@@ -224,22 +150,6 @@ def _mark_covered(blocks: list[Block], candidate: str, share: float) -> None:
             continue
         shingles = list(_shingles(b.tokens))
         b.covered = sum(s in have for s in shingles) >= share * len(shingles)
-
-
-def _hinted(el: lxml.html.HtmlElement) -> bool:
-    names = f"{el.get('class', '')} {el.get('id', '')}".lower()
-    return any(t in HINT_TOKENS for t in CLASS_SPLIT.split(names) if t)
-
-
-def _is_chrome(el: lxml.html.HtmlElement) -> bool:
-    if el.tag in LANDMARK_TAGS or (el.get("role") or "").lower() in LANDMARK_ROLES:
-        return True
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
-        return True
-    style = (el.get("style") or "").replace(" ", "").lower()
-    if "display:none" in style or "visibility:hidden" in style:
-        return True
-    return _hinted(el)
 
 
 def _region(blocks: list[Block], share: float) -> lxml.html.HtmlElement | None:
@@ -296,22 +206,6 @@ def _annotate(blocks: list[Block]) -> None:
         b.ancestors = list(b.el.iterancestors())
 
 
-def _mark_chrome(blocks: list[Block], regions: set[lxml.html.HtmlElement]) -> None:
-    """Chrome when the block or an ancestor below the region is a landmark or a named box."""
-    chrome: dict[lxml.html.HtmlElement, bool] = {}
-    for b in blocks:
-        flag = False
-        for node in [b.el, *b.ancestors]:
-            if node in regions or node.tag == "body":
-                break
-            if node not in chrome:
-                chrome[node] = _is_chrome(node)
-            if chrome[node]:
-                flag = True
-                break
-        b.chrome = flag
-
-
 def _prose(b: Block, p: Params) -> bool:
     if b.chrome or b.el.tag == "h1" or URLISH.fullmatch(b.text):
         return False
@@ -323,7 +217,7 @@ def _prose(b: Block, p: Params) -> bool:
 def _select(blocks: list[Block], candidate: str, p: Params) -> tuple[list[str], str]:
     """The article's lines: the candidate's, plus prose blocks the structure says it missed."""
     _annotate(blocks)
-    lines = [line for line in (_norm(x) for x in candidate.split("\n")) if line]
+    lines = [line for line in (normalize_space(x) for x in candidate.split("\n")) if line]
     if sum(map(len, lines)) < p.short_chars:
         dense = _by_density(blocks, p)
         if sum(map(len, dense)) > 2 * sum(map(len, lines)):
@@ -338,7 +232,7 @@ def _select(blocks: list[Block], candidate: str, p: Params) -> tuple[list[str], 
     outer = _region(blocks, p.outside_share)
     lines = _drop_stray(lines, blocks, regions | ({outer} if outer is not None else set()), p)
     inside = [b for b in blocks if not b.covered and _inside(b, regions)]
-    _mark_chrome(inside, regions)
+    mark_chrome(inside, regions)
     where = _line_index(lines)
     extra: dict[int, list[str]] = {}
     after = -1
@@ -372,7 +266,7 @@ def _drop_stray(
     stray: Counter[tuple[str, ...]] = Counter()
     kept: Counter[tuple[str, ...]] = Counter()
     if p.drop_chrome:
-        _mark_chrome([b for b in blocks if b.covered], keep)
+        mark_chrome([b for b in blocks if b.covered], keep)
     for b in blocks:
         if b.covered:
             (stray if _stray(b, keep, p) else kept).update(_shingles(b.tokens))
@@ -403,7 +297,7 @@ def _by_density(blocks: list[Block], p: Params) -> list[str]:
     if region is None:
         return []
     inside = [b for b in blocks if _inside(b, {region})]
-    _mark_chrome(inside, {region})
+    mark_chrome(inside, {region})
     return [b.text for b in inside if _prose(b, p)]
 
 

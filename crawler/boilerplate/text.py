@@ -19,10 +19,19 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from itertools import pairwise, takewhile
 
-NEWLINE = re.compile(r"(\r\n|\n|\r)")
-WHITESPACE = re.compile(r"\s+")
-SENTENCE_END = (".", "!", "?", "؟", "。", ":", ";")
-HTML_LEAK = re.compile(r'^\s*(?:"[^"\s]+"\s*$|[a-z][a-z-]*="[^"]*"|[a-z][a-z-]*=\s*$)')
+from crawler.boilerplate.lines import (
+    SENTENCE_END,
+    is_leak,
+    is_short,
+    join_kept,
+    norm,
+    split_lines,
+    words,
+)
+
+# split_lines and norm are read from here too (tests, bench): the text mode's public face
+__all__ = ["Corpus", "Family", "classify", "clean_text_corpus", "menu_block", "norm", "split_lines"]
+
 DIGIT = re.compile(r"\d")
 SEGMENT_SPLIT = re.compile(r"\s*\|\s*")
 YEAR = re.compile(r"\b(?:19|20)\d\d\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b")
@@ -34,8 +43,6 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MENU_MIN_STRONG = 4  # strong menu lines needed before a top block is called a menu
 MENU_MAX_WEAK_RUN = 3  # short lines allowed between two strong menu lines
 ITEM_WORDS = 14  # a "- item" menu line has at most this many words
-SHORT_WORDS = 8  # a "short" line: at most this many words ...
-SHORT_CHARS = 80  # ... and characters, and no sentence ending
 TEASER_WORDS = 15  # a line this long is a teaser, not a title (listing rows)
 ANCHOR_WORDS = 6  # the first unrepeated line this long starts the content
 UI_WORDS = 4  # repeated lines this short below the content start are links/buttons
@@ -45,55 +52,6 @@ WIDGET_MAX_WORDS = 7  # ... each at most this long, half of them carrying digits
 NEAR_DUP_SHARE = 0.6  # share of long lines two documents must have in common to count once
 NEAR_DUP_MIN_CHARS = 30
 FAMILY_MIN_SITES = 2  # a line on this many other sites of the family is the family's chrome
-
-
-def split_lines(text: str) -> list[tuple[str, str]]:
-    """The text as (line, its own line terminator) pairs; the last terminator may be ''."""
-    parts = NEWLINE.split(text)
-    pairs = [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-    pairs.append((parts[-1], ""))
-    if pairs[-1] == ("", "") and len(pairs) > 1:
-        pairs.pop()
-    return pairs
-
-
-def join_kept(pairs: Sequence[tuple[str, str]], keep: Sequence[bool]) -> str:
-    """Kept lines verbatim with their own terminators; no newline added at the very end."""
-    out = "".join(line + end for (line, end), k in zip(pairs, keep, strict=True) if k)
-    if pairs and not pairs[-1][1]:  # the input had no final newline: neither has the output
-        out = _strip_final_newline(out)
-    return out
-
-
-def _strip_final_newline(text: str) -> str:
-    if text.endswith("\r\n"):
-        return text[:-2]
-    if text.endswith(("\n", "\r")):
-        return text[:-1]
-    return text
-
-
-def norm(line: str) -> str:
-    """Comparison key of a line: whitespace collapsed, case folded."""
-    return WHITESPACE.sub(" ", line).strip().casefold()
-
-
-def words(key: str) -> int:
-    return len(key.split())
-
-
-def is_short(key: str) -> bool:
-    return (
-        bool(key)
-        and words(key) <= SHORT_WORDS
-        and len(key) <= SHORT_CHARS
-        and not key.endswith(SENTENCE_END)
-    )
-
-
-def is_leak(key: str) -> bool:
-    """A fragment of HTML markup that leaked into the text (attributes, a quoted URL)."""
-    return bool(HTML_LEAK.match(key))
 
 
 def glued(prev: str, key: str) -> bool:

@@ -8,6 +8,7 @@ SQLite (WAL) by default, PostgreSQL by URL; the schema is managed by Alembic mig
                    the alerts' SubscriberSpec, Subscriber, WebhookSpec, Webhook, OutboxRow, Delivery
     identity.py    release ids, URL keys, translation groups, content hashes, search folding
     queries.py     the filter clause and row <-> value mapping
+    matching.py    the same filter in Python: whether one release matches a stored filter
     base.py        StoreBase: owns the engine (open, migrate, close), retries locked writes
     releases.py    ReleaseStore: save a release (bounded, flagged), read releases and events
                    (built on OutboxStore: each event's alerts are queued in its transaction)

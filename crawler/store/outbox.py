@@ -21,7 +21,7 @@ No flood on day one: during a site's first crawl (no release of the site first s
 the crawl took the site's lock) only releases published within `backfill_window` are queued.
 
     queue_alerts(conn, release_id, kind, values, now) -> int   (save_release calls it)
-    matches(query, values) -> bool                             (a module function)
+    matches(query, values) -> bool                             (in `matching`, re-exported)
     Store.backfill_window = timedelta(hours=24)                (config: [alerts])
 
 Sending. A sender claims due rows, sends, then marks each:
@@ -48,10 +48,8 @@ and webhook-id derive from the idempotency key, the same on every attempt.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import functools
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -63,74 +61,23 @@ from crawler.store.base import StoreBase, writes
 
 # The one definition of "the next digest" (a pure, stdlib-only module of the alerts package).
 from crawler.store.digest_times import next_digest_at
-from crawler.store.queries import tag_pattern
+from crawler.store.matching import matches
 from crawler.store.records import OUTBOX_CHANNELS, OutboxRow, ReleaseQuery
 from crawler.store.schema import events, outbox, releases, site_locks, subscribers, webhooks
-from crawler.store.search import MIN_PREFIX_CHARS, query_words
 from crawler.store.subscribers import WAITING, filters_query
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping
 
     from sqlalchemy import ColumnElement, Select
     from sqlalchemy.engine import Connection, Row
+
+__all__ = ["OutboxStore", "matches"]
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2000
 KEY_CHUNK = 500  # idempotency keys looked up per statement
-
-
-def matches(query: ReleaseQuery, values: Mapping[str, Any]) -> bool:
-    """Whether a release matches a filter, as `queries.query_clause` decides in SQL.
-
-    `values` holds the release's `releases` columns (site, lang, type, country, region,
-    countries, search_text); `country` matches the site's country or one of the tags. OR within a key, AND across keys, without case; `lang` as a BCP 47 prefix
-    (`pt` matches `pt-br`); each `q` value's words must all start a word of the search text
-    (a one-letter word must be a whole word).
-    """
-    for key in ("site", "type", "country", "region"):
-        wanted = getattr(query, key)
-        if not wanted or str(values.get(key) or "").lower() in {v.lower() for v in wanted}:
-            continue
-        if key != "country" or not _tagged(wanted, values.get("countries")):
-            return False
-    if query.lang and not _lang_matches(str(values.get("lang") or ""), query.lang):
-        return False
-    groups = query_words(query.q)
-    if not groups:
-        return True
-    words = _sorted_words(str(values.get("search_text") or ""))
-    return any(all(_has_word(words, word) for word in group) for group in groups if group)
-
-
-def _tagged(wanted: Sequence[str], countries: Any) -> bool:
-    """One of the release's country tags is wanted (`queries._country_clause`'s semantics)."""
-    try:
-        tags = json.loads(countries) if isinstance(countries, str) else countries or []
-    except ValueError:
-        return False
-    have = {tag_pattern(str(t)) for t in tags} if isinstance(tags, list) else set()
-    return any(tag_pattern(v) in have for v in wanted)
-
-
-def _lang_matches(lang: str, tags: Sequence[str]) -> bool:
-    lang = lang.lower()
-    return any(lang == tag.lower() or lang.startswith(tag.lower() + "-") for tag in tags)
-
-
-@functools.lru_cache(maxsize=16)
-def _sorted_words(search_text: str) -> tuple[str, ...]:
-    """The distinct words of a search text, sorted: one release is matched against every
-    subscriber in turn, and a prefix is then one bisection instead of a scan."""
-    return tuple(sorted(set(search_text.split())))
-
-
-def _has_word(words: tuple[str, ...], word: str) -> bool:
-    at = bisect.bisect_left(words, word)
-    if at == len(words):
-        return False
-    return words[at].startswith(word) if len(word) >= MIN_PREFIX_CHARS else words[at] == word
 
 
 @functools.lru_cache(maxsize=4096)

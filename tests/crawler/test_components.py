@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -63,7 +63,7 @@ def test_the_spider_and_components_open_nothing_when_built(tmp_path: Path) -> No
     assert not stores.users
 
 
-def _returns_a_value() -> Iterator[int]:
+def _returns_a_value() -> Generator[int, None, int]:
     yield 1
     return 2  # what Scrapy's check would warn about, after reading this source
 
@@ -187,7 +187,8 @@ def test_the_boilerplate_pipeline_owns_the_site_template(sqlite_store: Store) ->
     again.open_spider()
     assert again.template.pages == 0, "an idle check loads no template"
     again.close_spider()
-    assert sqlite_store.load_template(SITE.id)["pages"] == 2, "nor overwrites it"
+    saved = sqlite_store.load_template(SITE.id)
+    assert saved is not None and saved["pages"] == 2, "nor overwrites it"
 
     third = BoilerplatePipeline(crawler, StoreExtension(sqlite_store.url))
     crawler.signals.connect(third.learn_listing, signal=listing_page)

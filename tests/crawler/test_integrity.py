@@ -31,11 +31,15 @@ from tests.helpers import ROOT, iomwatch, write_config
 SITE = "southsudan"  # one language, one listing, 11 releases
 
 
-def crawl_child(config: Path, **streams: int) -> subprocess.Popen[str]:
+def crawl_child(
+    config: Path, *, stdout: int | None = None, stderr: int | None = None
+) -> subprocess.Popen[str]:
     """`iomwatch crawl --site SITE` started, not waited for (as `tests.helpers.iomwatch` runs it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOMWATCH_")}
     command = ["-m", "scheduler", "crawl", "--config", str(config), "--site", SITE]
-    return subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, text=True, **streams)
+    return subprocess.Popen(
+        [sys.executable, *command], cwd=ROOT, env=env, text=True, stdout=stdout, stderr=stderr
+    )
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import uvicorn
@@ -170,9 +171,9 @@ def seeded_sqlite(sqlite_store: Store) -> Store:
     return seed(sqlite_store)
 
 
-def make_app(store: Store, **kwargs: object) -> Starlette:
+def make_app(store: Store, **kwargs: Any) -> Starlette:
     """The app over the test registry and BASE_URL; `kwargs` are FeedService's options."""
-    return create_app(FeedService(store, SITES, base_url=BASE_URL, **kwargs))  # type: ignore[arg-type]
+    return create_app(FeedService(store, SITES, base_url=BASE_URL, **kwargs))
 
 
 def make_client(store: Store, **kwargs: object) -> TestClient:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -11,7 +12,10 @@ from lxml import etree
 
 from crawler.store import RunStats, Store
 from tests.feeds.conftest import BASE_URL, make_client
-from tests.feeds.validate import CHECKS, XML_LANG, A
+from tests.feeds.validate import CHECKS, XML_LANG, A, present
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
 
 FORMATS = {
     "atom": "application/atom+xml",
@@ -42,7 +46,7 @@ FILTERS = [
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("qs", "count"), FILTERS)
-def test_every_format_and_filter(client, fmt: str, qs: str, count: int) -> None:
+def test_every_format_and_filter(client: TestClient, fmt: str, qs: str, count: int) -> None:
     response = client.get(f"/feed.{fmt}?{qs}")
     assert response.status_code == 200
     assert response.headers["content-type"] == f"{FORMATS[fmt]}; charset=utf-8"
@@ -59,12 +63,12 @@ def test_every_format_and_filter(client, fmt: str, qs: str, count: int) -> None:
                 assert str(item["_iomwatch"][key]).lower() in values
 
 
-def test_self_link_and_language_follow_the_request(client) -> None:
+def test_self_link_and_language_follow_the_request(client: TestClient) -> None:
     root = etree.fromstring(client.get("/feed.atom?lang=ar&country=Egypt").content)
-    self_link = root.find(f"{A}link[@rel='self']").get("href")
+    self_link = present(root.find(f"{A}link[@rel='self']")).get("href")
     assert self_link == f"{BASE_URL}/feed.atom?country=Egypt&lang=ar"
     assert root.get(XML_LANG) == "ar"
-    assert "Egypt" in root.findtext(f"{A}title")
+    assert "Egypt" in present(root.findtext(f"{A}title"))
 
 
 @pytest.mark.parametrize(
@@ -77,7 +81,7 @@ def test_self_link_and_language_follow_the_request(client) -> None:
         ("q=Amina+village", "Amina"),  # English, every word
     ],
 )
-def test_keyword_search_in_five_languages(client, query: str, word: str) -> None:
+def test_keyword_search_in_five_languages(client: TestClient, query: str, word: str) -> None:
     items = client.get(f"/feed.json?{query}").json()["items"]
     assert len(items) == 1
     assert word in items[0]["title"] + items[0]["content_text"]
@@ -98,7 +102,7 @@ def test_keyword_search_in_five_languages(client, query: str, word: str) -> None
         ("country=%01", "country"),
     ],
 )
-def test_bad_parameters_are_400_naming_them(client, qs: str, parameter: str) -> None:
+def test_bad_parameters_are_400_naming_them(client: TestClient, qs: str, parameter: str) -> None:
     response = client.get(f"/feed.atom?{qs}")
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/plain")
@@ -108,7 +112,7 @@ def test_bad_parameters_are_400_naming_them(client, qs: str, parameter: str) -> 
     assert client.get(f"/?{qs}").status_code == 400
 
 
-def test_api_pages_with_total_and_links(client) -> None:
+def test_api_pages_with_total_and_links(client: TestClient) -> None:
     first = client.get("/api/releases?per_page=3").json()
     assert first["total"] == 7 and first["page"] == 1 and len(first["items"]) == 3
     assert first["prev"] is None
@@ -141,7 +145,7 @@ def test_api_pages_with_total_and_links(client) -> None:
     assert filtered["total"] == 1 and filtered["query"] == {"lang": ["ar"]}
 
 
-def test_release_page_and_404(client, seeded: Store) -> None:
+def test_release_page_and_404(client: TestClient, seeded: Store) -> None:
     release = next(
         r
         for r in seeded.query_releases(__import__("crawler.store").store.ReleaseQuery())
@@ -154,7 +158,7 @@ def test_release_page_and_404(client, seeded: Store) -> None:
     assert client.get("/no/such/page").status_code == 404
 
 
-def test_index_lists_sites_latest_and_autodiscovery(client) -> None:
+def test_index_lists_sites_latest_and_autodiscovery(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
     for media_type in FORMATS.values():
@@ -165,7 +169,7 @@ def test_index_lists_sites_latest_and_autodiscovery(client) -> None:
     assert f'href="{BASE_URL}/feed.atom?country=Mali"' in filtered.text
 
 
-def test_opml_lists_a_feed_per_site_country_and_language(client) -> None:
+def test_opml_lists_a_feed_per_site_country_and_language(client: TestClient) -> None:
     response = client.get("/opml")
     assert response.headers["content-type"] == "text/x-opml; charset=utf-8"
     root = ET.fromstring(response.content)
@@ -180,10 +184,10 @@ def test_opml_lists_a_feed_per_site_country_and_language(client) -> None:
         "lang=pt",
     ):
         assert f"{BASE_URL}/feed.atom?{query}" in urls
-    groups = [o.get("text") for o in root.find("body")]
+    groups = [o.get("text") for o in present(root.find("body"))]
     assert groups == ["All", "Sites", "Countries", "Regions", "Languages"]
     for url in urls:  # every listed feed is served and valid
-        assert client.get(url.removeprefix(BASE_URL)).status_code == 200
+        assert client.get(present(url).removeprefix(BASE_URL)).status_code == 200
 
 
 def test_status_json_and_html(seeded: Store) -> None:
@@ -218,7 +222,7 @@ def test_status_survives_a_failing_hook(seeded: Store) -> None:
     assert client.get("/status").status_code == 200
 
 
-def test_metrics(client, seeded: Store) -> None:
+def test_metrics(client: TestClient, seeded: Store) -> None:
     seeded.finish_run(seeded.start_run("egypt"), RunStats(pages=1), status="failed", reason="boom")
     client.get("/feed.atom")
     client.get("/feed.atom")
@@ -238,7 +242,7 @@ def test_healthz_on_an_empty_store(sqlite_store: Store) -> None:
     assert client.get("/status").status_code == 200
 
 
-def test_head_gzip_and_cache_headers(sqlite_client) -> None:
+def test_head_gzip_and_cache_headers(sqlite_client: TestClient) -> None:
     head = sqlite_client.head("/feed.atom")
     get = sqlite_client.get("/feed.atom", headers={"Accept-Encoding": "identity"})
     assert head.status_code == 200 and head.content == b""

@@ -14,7 +14,7 @@ from crawler.store import ReleaseQuery, Store
 from feeds.build import FeedMeta, build_atom, build_json_feed, build_rss
 from feeds.catalog import FORMATS
 from tests.feeds.conftest import BASE_URL, HUB, SITES
-from tests.feeds.validate import CHECKS, XML_LANG, A, entry_ids
+from tests.feeds.validate import CHECKS, XML_LANG, A, entry_ids, present
 
 
 def meta(**overrides: object) -> FeedMeta:
@@ -63,18 +63,18 @@ def test_ids_and_bytes_stable_across_builds_and_restarts(seeded: Store, fmt: str
 def test_rss_link_is_the_home_page_not_self(seeded: Store) -> None:
     """feedgen takes the RSS <link> from the last link() call: ours must be the alternate."""
     root = etree.fromstring(build_rss(seeded.query_releases(ReleaseQuery()), meta()))
-    channel = root.find("channel")
+    channel = present(root.find("channel"))
     assert channel.findtext("link") == f"{BASE_URL}/"
-    assert channel.find(f"{A}link[@rel='self']").get("href") == f"{BASE_URL}/feed.atom"
-    item = channel.find("item")
-    assert item.findtext("link").startswith("https://")  # the IOM page, not an enclosure
+    assert present(channel.find(f"{A}link[@rel='self']")).get("href") == f"{BASE_URL}/feed.atom"
+    item = present(channel.find("item"))
+    assert present(item.findtext("link")).startswith("https://")  # the IOM page, not an enclosure
 
 
 def test_atom_content_is_escaped_html_not_cdata(seeded: Store) -> None:
     body = build_atom(seeded.query_releases(ReleaseQuery()), meta())
     assert b"CDATA" not in body
-    content = etree.fromstring(body).find(f"{A}entry/{A}content")
-    assert content.get("type") == "html" and content.text.startswith("<p")
+    content = present(etree.fromstring(body).find(f"{A}entry/{A}content"))
+    assert content.get("type") == "html" and present(content.text).startswith("<p")
 
 
 def _entry(root: etree._Element, lang: str) -> etree._Element:
@@ -91,13 +91,18 @@ def test_entry_language_enclosures_categories_translations(seeded: Store) -> Non
         (ln.get("rel"), ln.get("hreflang"), ln.get("type")): ln.get("href")
         for ln in mali.findall(f"{A}link")
     }
-    assert links[("alternate", "fr", "text/html")].endswith("/fr/news/reintegration-retour")
+    assert present(links[("alternate", "fr", "text/html")]).endswith(
+        "/fr/news/reintegration-retour"
+    )
     # issue 8: a translation is rel="related" (one alternate per entry: the release's own page)
-    assert links[("related", "en", "text/html")].endswith("/news/sustainable-reintegration")
-    assert links[("enclosure", None, "image/jpeg")].endswith("lead.jpg")
-    assert links[("enclosure", None, "application/pdf")].endswith("rapport.pdf")
+    assert present(links[("related", "en", "text/html")]).endswith(
+        "/news/sustainable-reintegration"
+    )
+    assert present(links[("enclosure", None, "image/jpeg")]).endswith("lead.jpg")
+    assert present(links[("enclosure", None, "application/pdf")]).endswith("rapport.pdf")
     terms = {
-        (c.get("scheme").rsplit("/", 1)[-1], c.get("term")) for c in mali.findall(f"{A}category")
+        (present(c.get("scheme")).rsplit("/", 1)[-1], c.get("term"))
+        for c in mali.findall(f"{A}category")
     }
     assert terms == {
         ("site", "mali"),
@@ -106,10 +111,11 @@ def test_entry_language_enclosures_categories_translations(seeded: Store) -> Non
         ("type", "press_release"),
     }
     assert mali.findtext(f"{A}author/{A}name") == "OIM Mali"
-    rss = etree.fromstring(build_rss(rows, meta())).find("channel")
-    item = next(i for i in rss.findall("item") if "reintegration" in i.findtext("link"))
+    rss = present(etree.fromstring(build_rss(rows, meta())).find("channel"))
+    item = next(i for i in rss.findall("item") if "reintegration" in present(i.findtext("link")))
     assert item.findtext("{http://purl.org/dc/elements/1.1/}language") == "fr"
-    assert item.find("enclosure").get("url").endswith("lead.jpg")  # RSS: one enclosure, the image
+    enclosure = present(item.find("enclosure"))  # RSS: one enclosure, the image
+    assert present(enclosure.get("url")).endswith("lead.jpg")
     assert "country: Mali" in [c.text for c in item.findall("category")]
     items = json.loads(build_json_feed(rows, meta()))["items"]
     item = next(i for i in items if i["language"] == "fr")
@@ -123,9 +129,9 @@ def test_entry_language_enclosures_categories_translations(seeded: Store) -> Non
 
 def test_published_and_updated(seeded: Store) -> None:
     rows = seeded.query_releases(ReleaseQuery(lang=("fr",)))
-    entry = etree.fromstring(build_atom(rows, meta())).find(f"{A}entry")
+    entry = present(etree.fromstring(build_atom(rows, meta())).find(f"{A}entry"))
     assert entry.findtext(f"{A}published") == "2024-05-10T09:00:00+00:00"
-    assert entry.findtext(f"{A}updated") >= entry.findtext(f"{A}published")
+    assert present(entry.findtext(f"{A}updated")) >= present(entry.findtext(f"{A}published"))
     item = json.loads(build_json_feed(rows, meta()))["items"][0]
     assert item["date_published"] == "2024-05-10T09:00:00+00:00"
 

@@ -10,15 +10,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]
 import httpx
 import pytest
 from lxml import html
 
 from crawler.items import Release
 from crawler.store import ReleaseQuery, Store
+from tests.feeds.alerts.test_smtp import free_port
 from tests.feeds.conftest import BASE_URL, make_app, seed, serve
-from tests.feeds.test_subscriptions import alerts_app, free_port, smtp_on
+from tests.feeds.test_subscriptions import alerts_app, smtp_on
 
 START = datetime(2024, 3, 1, 9, tzinfo=UTC)
 
@@ -229,7 +230,7 @@ def test_a_translated_release_is_listed_once_with_its_other_languages(store: Sto
         # The release page: its language shown, its translations linked to our pages.
         page = http.get(local(others["ar"].get("href")))
         assert page.status_code == 200
-        release = html.document_fromstring(page.text)
+        release: html.HtmlElement = html.document_fromstring(page.text)
         root = release.xpath("/html")[0]
         assert (root.get("lang"), root.get("dir")) == ("ar", "rtl")
         label = release.xpath('//span[@class="language"]')[0].text_content()
@@ -267,7 +268,7 @@ def test_hostile_filter_values_are_escaped(seeded: Store, qs: str) -> None:
         response = http.get(f"/?{qs}")
         assert response.status_code == 200
         assert "<script>alert" not in response.text and "<img src=x" not in response.text
-        document = html.document_fromstring(response.text)
+        document: html.HtmlElement = html.document_fromstring(response.text)
         assert not document.xpath("//script|//img[@onerror]")
         keyword = document.xpath('//form[@class="filters"]//input[@name="q"]')[0]
         assert "alert(" in keyword.get("value")  # kept as text, in the field

@@ -114,7 +114,7 @@ def test_status_html_table(store: Store) -> None:
         response = http.get("/status", headers={"Accept": "text/html"})
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "<script>alert" not in response.text
-    document = html.document_fromstring(response.text)
+    document: html.HtmlElement = html.document_fromstring(response.text)
     assert not document.xpath("//script")
     header = [th.text_content() for th in document.xpath('//table[@id="status"]/thead//th')]
     for column in ("Site", "Last run", "Status", "Next run", "New", "Errors", "Failures in a row"):

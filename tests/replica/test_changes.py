@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -79,7 +80,7 @@ def test_touch_noise_changes_every_page_but_no_ground_truth(fresh: ReplicaServer
     assert article_before.xpath("//h1")[0].text == article_after.xpath("//h1")[0].text
 
 
-def test_sites_file_lists_every_site(fresh: ReplicaServer, tmp_path) -> None:
+def test_sites_file_lists_every_site(fresh: ReplicaServer, tmp_path: Path) -> None:
     import tomllib
 
     path = fresh.write_sites_file(tmp_path / "sites.toml")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import httpx
 import pytest
@@ -32,7 +33,10 @@ def test_content_is_deterministic() -> None:
     a = ReplicaServer(["mali"]).start()
     b = ReplicaServer(["mali"]).start()
     try:
-        strip = lambda r: (r.title, r.published, r.body_paragraphs, r.url.split("/", 3)[3])  # noqa: E731
+
+        def strip(r: ReplicaRelease) -> tuple[str | None, date, tuple[str, ...], str]:
+            return (r.title, r.published, r.body_paragraphs, r.url.split("/", 3)[3])
+
         assert [strip(r) for r in a.releases()] == [strip(r) for r in b.releases()]
     finally:
         a.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,9 @@ ARTICLES = [
 @pytest.mark.parametrize(
     ("site", "name", "truth"), ARTICLES, ids=[f"{s}/{n}" for s, n, _ in ARTICLES]
 )
-def test_saved_article_matches_its_ground_truth(site: str, name: str, truth: dict) -> None:
+def test_saved_article_matches_its_ground_truth(
+    site: str, name: str, truth: dict[str, Any]
+) -> None:
     doc = parse((DEFAULT_DIR / site / name).read_text(encoding="utf-8"))
     assert body_paragraphs(doc) == truth["body_paragraphs"]
     assert doc.xpath("//link[@rel='canonical']/@href") == [truth["url"]]

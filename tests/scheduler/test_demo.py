@@ -17,7 +17,7 @@ import time
 from email import policy
 from pathlib import Path
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]
 import httpx
 
 from scheduler.demo_sinks import Sink

@@ -160,7 +160,11 @@ def check_web_replicas(world: World) -> None:
     """Both web replicas: the same feed, the same ETag, and each honours the other's."""
     first, second = (f"http://127.0.0.1:{port}" for port in world.web_ports)
     for base in (first, second):
-        wait_for(lambda b=base: httpx.get(f"{b}/healthz").status_code == 200, 60, "web up")
+
+        def up(b: str = base) -> bool:
+            return httpx.get(f"{b}/healthz").status_code == 200
+
+        wait_for(up, 60, "web up")
     one, two = httpx.get(f"{first}/feed.atom"), httpx.get(f"{second}/feed.atom")
     assert one.status_code == two.status_code == 200
     assert one.headers["etag"] == two.headers["etag"]
@@ -183,6 +187,7 @@ def kill_a_worker_mid_crawl(world: World) -> tuple[str, float]:
     cluster, replica = world.cluster, world.replica
     replica.set_fault("brazil", "/", "slow")  # every request 2 s: the crawl is still running
     title = replica.publish("brazil", title="Released while its worker is killed").title
+    assert title is not None  # given, so kept
     crawl_now(cluster.url, "brazil")
     wait_for(
         lambda: (
@@ -240,6 +245,7 @@ def test_a_scaled_out_deployment_loses_nothing_and_doubles_nothing(world: World)
     assert cluster.stop("scheduler-a") == 0
     wait_for(lambda: "leads now" in cluster.log("scheduler-b"), 30, "scheduler b to lead")
     later = replica.publish("southsudan", title="Crawled by a worker started later").title
+    assert later is not None  # given, so kept
     wait_for(lambda: stored_once(cluster, later), 90, "the later release")
     assert "crawl worker" in cluster.log("worker-4")
     wait_for(lambda: bool(smtp.inbox.about(later)), 30, "the mail about the later release")

@@ -75,8 +75,10 @@ def test_run_publishes_new_releases_and_stops_cleanly(
             "the first crawl of every site",
         )
         new = replica.publish("mena", lang="en", title="Scheduled crawl picks up this release")
+        title = new.title
+        assert title is not None  # given, so kept
         seconds = wait_for(
-            lambda: new.title in httpx.get(f"{base}/feed.atom").text,
+            lambda: title in httpx.get(f"{base}/feed.atom").text,
             60,
             "the new release in /feed.atom",
         )

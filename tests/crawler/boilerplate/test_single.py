@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,7 +144,7 @@ def test_candidate_lines_that_are_no_article_text_are_dropped() -> None:
         ({"outside_share": 1.0}, "outside"),
     ],
 )
-def test_each_drop_threshold_is_observed(change: dict[str, object], back: str) -> None:
+def test_each_drop_threshold_is_observed(change: dict[str, Any], back: str) -> None:
     candidate = "\n".join([*PROSE, *STRAYS.values()])
     root = parse_page(_stray_page())
     assert root is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from parsel import Selector
@@ -115,7 +116,9 @@ ARTICLES = [
 @pytest.mark.parametrize(
     ("site", "name", "entry"), ARTICLES, ids=[f"{s}/{n}" for s, n, _ in ARTICLES]
 )
-def test_saved_replica_articles_get_their_true_tags(site: str, name: str, entry: dict) -> None:
+def test_saved_replica_articles_get_their_true_tags(
+    site: str, name: str, entry: dict[str, Any]
+) -> None:
     html = (SAVED / site / name).read_text(encoding="utf-8")
     body = "\n".join(body_paragraphs(parse(html)))
     title = fields.parse_title(Selector(text=html))

@@ -9,8 +9,8 @@ import pytest
 from crawler.parsing.dates import fold_date_text, parse_date, parse_dateline_date, search_date
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # (text, lang, expected) — the forms of IOM-SITES.md §6 and the SPEC, and their traps.
@@ -97,7 +97,9 @@ def test_parse_date_rejects(text: str) -> None:
 
 def test_results_are_utc_aware() -> None:
     value = parse_date("8 juillet 2024", "fr")
-    assert value is not None and value.tzinfo is not None and value.utcoffset().total_seconds() == 0
+    assert value is not None and value.tzinfo is not None
+    offset = value.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
 
 
 def test_day_first_hint_decides_ambiguous_numeric() -> None:

@@ -65,8 +65,8 @@ def page(name: str) -> tuple[Selector, str, tuple[str, ...]]:
     return response.selector, url, languages
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # --- canonical URL, node id, language -------------------------------------------------

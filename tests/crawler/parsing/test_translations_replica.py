@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from parsel import Selector
@@ -88,7 +89,9 @@ def test_the_replica_holds_true_pairs_and_untranslated_releases(server: ReplicaS
 
 
 @pytest.mark.parametrize(("name", "entry"), SAVED, ids=[name for name, _ in SAVED])
-def test_saved_replica_articles_give_their_true_translations(name: str, entry: dict) -> None:
+def test_saved_replica_articles_give_their_true_translations(
+    name: str, entry: dict[str, Any]
+) -> None:
     html = (DEFAULT_DIR / name).read_text(encoding="utf-8")
     found = fields.parse_translations(Selector(text=html), entry["url"])
     assert found == entry["release"]["translations"]

@@ -3,6 +3,7 @@ the histograms of /metrics, and releases grouped by translation for the index pa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -182,7 +183,7 @@ def test_groups_show_one_version_per_translation(store: Store) -> None:
     store.save_release(english)
     for n in range(2, 6):
         store.save_release(_release(n, 2.0 + n))
-    langs = {"mali": ("fr", "en")}
+    langs: dict[str, Sequence[str]] = {"mali": ("fr", "en")}
     page = store.group_page(ReleaseQuery(), limit=3, site_languages=langs)
     assert page.total == 5 and len(page.groups) == 3
     first = page.groups[0]

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import column, create_engine, select, table, text
+from sqlalchemy import CursorResult, column, create_engine, select, table, text
 
 from crawler.exceptions import StoreError
 from crawler.store import ReleaseQuery, Store
@@ -135,7 +135,9 @@ def test_three_processes_migrating_an_empty_database_at_once_all_succeed(
     assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in results]
     engine = create_engine(store_url)
     with engine.connect() as conn:
-        versions = conn.execute(select(column("version_num")).select_from(table("alembic_version")))
+        versions: CursorResult[Any] = conn.execute(
+            select(column("version_num")).select_from(table("alembic_version"))
+        )
         assert len(versions.all()) == 1
     engine.dispose()
 

@@ -186,7 +186,7 @@ def test_existing_rows_are_indexed_by_the_migration(store_url: str) -> None:
     engine = make_engine(store_url)
     upgrade(engine, "0001")
     now = datetime(2024, 7, 1, tzinfo=UTC)
-    old = {
+    old: dict[str, Any] = {
         "id": "mena-ar-1",
         "site": "mena",
         "url": "https://mena.iom.int/ar/news/1",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect, select
+from sqlalchemy.pool import QueuePool
 
 from crawler.items import Release
 from crawler.store import ReleaseQuery, RunStats, Store
@@ -174,12 +175,19 @@ def test_repost_under_dash_zero_slug_is_an_alias_not_an_alert(store: Store) -> N
     assert store.release_count("mali") == 2
 
 
+def checked_in(store: Store) -> int:
+    """Idle connections in the engine's pool (a QueuePool: only it counts them)."""
+    pool = store.engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedin()
+
+
 def test_store_is_a_context_manager_that_closes_its_engine(store_url: str) -> None:
     with Store(store_url) as store:
         assert isinstance(store, Store)
         store.start_run("mali")
-        assert store.engine.pool.checkedin() > 0  # a pooled connection, kept until close
-    assert store.engine.pool.checkedin() == 0  # disposed on the way out
+        assert checked_in(store) > 0  # a pooled connection, kept until close
+    assert checked_in(store) == 0  # disposed on the way out
     with pytest.raises(RuntimeError, match="boom"), Store(store_url) as store:
         raise RuntimeError("boom")  # exceptions are not swallowed
     with Store(store_url, migrate=False) as reopened:

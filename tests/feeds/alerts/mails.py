@@ -8,6 +8,8 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+from aiosmtpd.smtp import Envelope
+
 from crawler.store.records import StoredRelease
 from feeds.alerts.email import MailOrigin, Recipient, build_instant
 from feeds.alerts.tokens import unsubscribe_token
@@ -68,3 +70,11 @@ def reparse(data: bytes) -> EmailMessage:
     parsed = email.message_from_bytes(data, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
+
+
+def raw(envelope: Envelope) -> bytes:
+    """The bytes aiosmtpd received: `content` is typed `bytes | str | None`, but it is str only
+    with `decode_data`, which no test server sets."""
+    content = envelope.content
+    assert isinstance(content, bytes), type(content)
+    return content

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr, parsedate_to_datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,6 +24,7 @@ from feeds.alerts.email import (
 )
 from feeds.alerts.tokens import CONFIRM, UNSUBSCRIBE, confirm_token, read_token
 from feeds.alerts.words import words_for
+from feeds.entries import Entry
 from tests.feeds.alerts.mails import (
     KEY,
     NOW,
@@ -55,7 +58,9 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     return text.get_content().replace("\r\n", "\n"), page.get_content().replace("\r\n", "\n")
 
 
-def digest(entries=None, lang: str = "en", mode: str = "daily", **kwargs) -> EmailMessage:
+def digest(
+    entries: Sequence[Entry] | None = None, lang: str = "en", mode: str = "daily", **kwargs: Any
+) -> EmailMessage:
     return build_digest(
         entries if entries is not None else [release()],
         mode=mode,
@@ -76,7 +81,7 @@ def unsubscribe_links(message: EmailMessage) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("build", [instant, digest], ids=["instant", "digest"])
-def test_every_header(build) -> None:
+def test_every_header(build: Callable[..., EmailMessage]) -> None:
     message = build()
     received = reparse(wire(message))
     digest_of_key = hashlib.sha256(
@@ -104,7 +109,7 @@ def test_every_header(build) -> None:
 
 
 @pytest.mark.parametrize("build", [instant, digest], ids=["instant", "digest"])
-def test_both_parts_and_never_multipart_digest(build) -> None:
+def test_both_parts_and_never_multipart_digest(build: Callable[..., EmailMessage]) -> None:
     received = reparse(wire(build()))
     assert received.get_content_type() == "multipart/alternative"
     leaves = [p.get_content_type() for p in received.walk() if not p.is_multipart()]
@@ -126,7 +131,7 @@ def test_message_id_derives_from_the_idempotency_key() -> None:
 
 def test_links_in_both_parts() -> None:
     text, page = parts(instant())
-    doc = lxml_html.fromstring(page)
+    doc: lxml_html.HtmlElement = lxml_html.fromstring(page)
     hrefs = doc.xpath("//a/@href")
     permalink = "https://alerts.example.org/releases/mali-101"
     original = "https://mali.iom.int/fr/news/reintegration-retour"
@@ -146,7 +151,7 @@ def test_content_in_both_parts_inline_css() -> None:
     text, page = parts(instant())
     assert "Réintégration durable des migrants de retour à Bamako" in text
     assert "L'OIM soutient la réintégration de 500 migrants." in text
-    doc = lxml_html.fromstring(page)
+    doc: lxml_html.HtmlElement = lxml_html.fromstring(page)
     assert doc.xpath("//strong/text()") == ["réintégration"]
     assert not doc.xpath("//style|//link[@rel='stylesheet']")  # inline CSS only
     assert doc.xpath("//body/div[@style]")
@@ -157,7 +162,7 @@ def test_content_in_both_parts_inline_css() -> None:
 
 def test_arabic_mail_is_right_to_left() -> None:
     _, page = parts(instant("ar"))
-    root = lxml_html.fromstring(page)
+    root: lxml_html.HtmlElement = lxml_html.fromstring(page)
     assert root.get("dir") == "rtl" and root.get("lang") == "ar"
     assert "text-align:right" in root.xpath("//body/div/@style")[0]
     # an Arabic release in an English mail: the mail ltr, the release rtl
@@ -223,7 +228,7 @@ def test_plurals_and_dates_follow_each_language() -> None:
     assert words_for("pt").long_date(day) == "29 de março de 2026"
 
 
-def hostile(**fields) -> object:
+def hostile(**fields: Any) -> Entry:
     values = {
         "id": "global-evil",
         "site": "global",
@@ -242,11 +247,13 @@ def hostile(**fields) -> object:
 
 
 @pytest.mark.parametrize("build", [instant, digest], ids=["instant", "digest"])
-def test_hostile_release_is_inert_in_html_and_plain_in_text(build) -> None:
+def test_hostile_release_is_inert_in_html_and_plain_in_text(
+    build: Callable[..., EmailMessage],
+) -> None:
     entry = hostile()
     message = build(entries=[entry]) if build is digest else instant(entry=entry)
     text, page = parts(message)
-    doc = lxml_html.fromstring(page)
+    doc: lxml_html.HtmlElement = lxml_html.fromstring(page)
     body = lxml_html.tostring(doc.body, encoding="unicode")
     assert_inert_html(body)
     assert not doc.xpath("//img[starts-with(@src, 'x')]")
@@ -272,7 +279,7 @@ def test_a_header_cannot_be_injected() -> None:
         )
 
 
-def countries() -> list:
+def countries() -> list[Entry]:
     """Five releases: two from Mali, one from Egypt, two with no country (site names)."""
     day = datetime(2026, 3, 2, tzinfo=UTC)
     return [
@@ -287,7 +294,7 @@ def countries() -> list:
 def test_digest_groups_by_country_one_section_each() -> None:
     message = digest(countries())
     text, page = parts(message)
-    doc = lxml_html.fromstring(page)
+    doc: lxml_html.HtmlElement = lxml_html.fromstring(page)
     sections = doc.xpath("//div[@class='section']")
     headings = [s.xpath("string(h2)") for s in sections]
     assert headings == ["Egypt", "IOM global", "Mali"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -85,7 +86,7 @@ def test_after_in_another_zone_is_the_same_instant() -> None:
         (("daily", 8, "UTC", datetime(2026, 1, 1)), "naive"),
     ],
 )
-def test_bad_arguments_name_the_problem(args: tuple, message: str) -> None:
+def test_bad_arguments_name_the_problem(args: tuple[Any, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         next_digest_at(*args)
 

@@ -24,7 +24,7 @@ from feeds.alerts.sender import AlertSender, AlertSettings, SendReport
 from feeds.alerts.smtp import SmtpSender, SmtpSettings
 from feeds.alerts.tokens import UNSUBSCRIBE, read_token
 from tests.crawler.store.test_outbox import fresh, seed_site, spec
-from tests.feeds.alerts.mails import ORIGIN, reparse
+from tests.feeds.alerts.mails import ORIGIN, raw, reparse
 from tests.feeds.alerts.test_smtp import Inbox, free_port, smtp_server
 
 PASSWORD = "smtp-Pa55-never-logged"
@@ -77,7 +77,7 @@ def by_key(store: Store, channel: str) -> dict[str, OutboxRow]:
 
 
 def received(inbox: Inbox) -> list[Any]:
-    return [reparse(e.content) for e in inbox.envelopes]
+    return [reparse(raw(e)) for e in inbox.envelopes]
 
 
 def text_part(message: Any) -> str:
@@ -228,9 +228,7 @@ def test_a_crashed_senders_rows_go_out_after_the_lease_once(store: Store) -> Non
     assert report.sent == 1 and len(inbox.envelopes) == 1
     (row,) = store.outbox_rows()
     assert (row.id, row.state, row.attempts) == (claimed.id, "sent", 2)
-    assert reparse(inbox.envelopes[0].content)["Message-ID"] == message_id(
-        row.idempotency_key, ORIGIN
-    )
+    assert reparse(raw(inbox.envelopes[0]))["Message-ID"] == message_id(row.idempotency_key, ORIGIN)
 
 
 def test_no_mailer_leaves_mail_rows_unclaimed(store: Store) -> None:

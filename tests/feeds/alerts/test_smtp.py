@@ -12,7 +12,9 @@ import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -38,7 +40,14 @@ class Inbox:
     envelopes: list[Envelope] = field(default_factory=list)
     tls: list[bool] = field(default_factory=list)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address.startswith("nobody@"):
             return "550 5.1.1 <nobody@example.org>: no such user"
         if address.startswith("busy@"):
@@ -46,11 +55,13 @@ class Inbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope) -> str:
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)  # decode_data is off: the raw bytes
         if b"X-Reject-Me" in envelope.content:
             return "554 5.7.1 message content rejected"
         self.envelopes.append(envelope)
         # STARTTLS swaps in a TLS transport; implicit TLS has one from the start
+        assert server.transport is not None  # set while the session is connected
         self.tls.append(server.transport.get_extra_info("ssl_object") is not None)
         return "250 2.0.0 queued"
 
@@ -70,11 +81,12 @@ def free_port() -> int:
     """A port nothing listens on (aiosmtpd's Controller cannot report a port-0 bind)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextlib.contextmanager
-def smtp_server(**kwargs: object) -> Iterator[tuple[Inbox, int]]:
+def smtp_server(**kwargs: Any) -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
@@ -129,7 +141,7 @@ def server_tls(certificate: tuple[Path, Path]) -> ssl.SSLContext:
     return context
 
 
-def send(settings: SmtpSettings, *messages) -> None:
+def send(settings: SmtpSettings, *messages: EmailMessage) -> None:
     async def run() -> None:
         sender = SmtpSender(settings)
         if len(messages) == 1:
@@ -143,14 +155,14 @@ def send(settings: SmtpSettings, *messages) -> None:
     asyncio.run(run())
 
 
-def failure(settings: SmtpSettings, message=None) -> SmtpDeliveryError:
+def failure(settings: SmtpSettings, message: EmailMessage | None = None) -> SmtpDeliveryError:
     with pytest.raises(SmtpDeliveryError) as caught:
         send(settings, message or instant())
     assert isinstance(caught.value, DeliveryError)
     return caught.value
 
 
-def assert_received_intact(inbox: Inbox, message) -> None:
+def assert_received_intact(inbox: Inbox, message: EmailMessage) -> None:
     """What the server got is byte for byte what we built, with every header."""
     (envelope,) = inbox.envelopes
     assert envelope.mail_from == "alerts@example.org"
@@ -185,7 +197,7 @@ def test_plain_delivery() -> None:
     assert inbox.tls == [False]
 
 
-def test_starttls_with_our_ca_file(certificate) -> None:
+def test_starttls_with_our_ca_file(certificate: tuple[Path, Path]) -> None:
     message = instant("ar")
     with smtp_server(tls_context=server_tls(certificate), require_starttls=True) as (inbox, port):
         settings = SmtpSettings(
@@ -196,7 +208,7 @@ def test_starttls_with_our_ca_file(certificate) -> None:
     assert inbox.tls == [True]
 
 
-def test_starttls_verifies_certificates_unless_told_not_to(certificate) -> None:
+def test_starttls_verifies_certificates_unless_told_not_to(certificate: tuple[Path, Path]) -> None:
     with smtp_server(tls_context=server_tls(certificate), require_starttls=True) as (inbox, port):
         error = failure(SmtpSettings("127.0.0.1", port, "starttls", timeout=5))
         assert error.retryable and "certificate" in error.message.lower()
@@ -210,7 +222,7 @@ def test_starttls_never_falls_back_to_plain() -> None:
     assert error.retryable and inbox.envelopes == []
 
 
-def test_implicit_tls(certificate) -> None:
+def test_implicit_tls(certificate: tuple[Path, Path]) -> None:
     message = instant("es")
     with smtp_server(ssl_context=server_tls(certificate)) as (inbox, port):
         send(
@@ -221,7 +233,7 @@ def test_implicit_tls(certificate) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
-def test_auth_over_starttls_and_plain(certificate) -> None:
+def test_auth_over_starttls_and_plain(certificate: tuple[Path, Path]) -> None:
     message = instant()
     tls = {"tls_context": server_tls(certificate), "require_starttls": True}
     with smtp_server(authenticator=authenticator, auth_required=True, **tls) as (inbox, port):
@@ -311,12 +323,12 @@ def test_settings_are_checked() -> None:
         SmtpSettings("localhost", 25, timeout=0)
 
 
-def _to(address: str):
+def _to(address: str) -> EmailMessage:
     message = instant()
     message.replace_header("To", address)
     return message
 
 
-def _header(message, name: str, value: str):
+def _header(message: EmailMessage, name: str, value: str) -> EmailMessage:
     message[name] = value
     return message

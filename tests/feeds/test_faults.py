@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import pytest
 
 from crawler.items import Release

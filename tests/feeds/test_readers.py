@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import pytest
 from lxml import etree
 

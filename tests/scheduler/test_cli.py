@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import pytest
 
 from crawler.store import ReleaseQuery, RunStats, Store

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import httpx
 import pytest
 from apscheduler.triggers.cron import CronTrigger

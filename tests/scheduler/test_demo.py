@@ -17,7 +17,7 @@ import time
 from email import policy
 from pathlib import Path
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import httpx
 
 from scheduler.demo_sinks import Sink

@@ -11,7 +11,7 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import httpx
 
 from crawler.store import RunStats, Store

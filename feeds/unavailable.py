@@ -15,15 +15,17 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 logger = logging.getLogger(__name__)
 
-# Connecting, a dropped connection, the pool exhausted: the database, not the request.
-DATABASE_AWAY: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout)
+# Connecting, a dropped connection, the pool exhausted: the database, not the request. Not
+# every DBAPIError: a ProgrammingError or an IntegrityError is a bug, and stays a 500 with its
+# traceback rather than hide behind "try again shortly".
+DATABASE_AWAY: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
 RETRY_AFTER_SECONDS = 30
 LOG_EVERY_SECONDS = 60.0
 MESSAGE = "The database is unavailable for the moment; try again shortly."

@@ -243,8 +243,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Libraries' start-up chatter stays out of a log that runs for months.
     for noisy in ("alembic", "apscheduler", "httpx", "procrastinate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not args.verbose:  # a warning per reconnect attempt while PostgreSQL is away: the web
-        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # role says it once itself
     handler: Handler = args.func
     try:
         return handler(args)

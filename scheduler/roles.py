@@ -122,6 +122,10 @@ async def serve_web(config: ServiceConfig, sites: Sequence[Site]) -> None:
 
     app = build_app(config.database_url, pool_size=2)
     migrate_in_child(config.database_url)  # Alembic would stay in this long-lived process
+    if not logger.isEnabledFor(logging.DEBUG):
+        # psycopg's pool warns at each reconnect attempt while the database is away;
+        # ClusterView says it once, and once when it is back (-v shows the pool's own).
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     with Store(config.database_url) as store:
         async with app.open_async():
             view = ClusterView(app)
